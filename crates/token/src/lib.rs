@@ -1,0 +1,1 @@
+//! Strict JWS/JWT verification with issuer-bound keys and stable reason codes.
