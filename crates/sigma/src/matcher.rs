@@ -1,0 +1,279 @@
+//! Compiled field tests and their evaluation against an [`Event`].
+//!
+//! Typing (Sigma spec): rule values are strings, compared case-insensitively unless `|cased`; an
+//! event number matches the string form of a rule value (`4624` ≙ `"4624"`), and a rule number
+//! also matches an event value that parses to the same number. An event array means "any element
+//! matches" (each value of a `|all` list may be met by a different element). `null` in a rule
+//! matches an absent field or a JSON null; `''` matches only an empty string. Objects never
+//! match a value test. Nothing here panics or recurses without bound.
+
+use crate::event::Event;
+use crate::pattern::Pattern;
+use crate::timeparts;
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// A comparison operator for numeric and time-part tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Cmp {
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Lt => a < b,
+            Cmp::Lte => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Gte => a >= b,
+        }
+    }
+}
+
+/// A calendar part extracted by a time modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// How a field reference compares (`fieldref` combined with `contains`/`startswith`/`endswith`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefShape {
+    Equal,
+    Contains,
+    Prefix,
+    Suffix,
+}
+
+/// One value of a field test.
+#[derive(Debug, Clone)]
+pub(crate) enum ValueTest {
+    /// A (wildcard) string; `number` is set when the rule wrote a plain number.
+    Str {
+        pattern: Pattern,
+        number: Option<f64>,
+    },
+    Regex(regex::Regex),
+    Num(Cmp, f64),
+    Cidr(IpAddr, u8),
+    Time(TimePart, Cmp, f64),
+    FieldRef {
+        other: String,
+        shape: RefShape,
+        cased: bool,
+    },
+    /// `null`: the field is absent or null.
+    Null,
+}
+
+/// A field condition: `field|modifiers: values`, or a keyword search when `field` is `None`.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldTest {
+    pub field: Option<String>,
+    pub tests: Vec<ValueTest>,
+    /// `|all`: every value must match (otherwise any).
+    pub all: bool,
+    /// `|neq`: the field must be present and match none of the values.
+    pub neq: bool,
+    /// `|exists: true/false`.
+    pub exists: Option<bool>,
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn scalar_str(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// Calls `f` on every scalar of `v` (arrays flattened); true as soon as `f` is.
+fn any_scalar(v: &Value, f: &mut dyn FnMut(&Value) -> bool, depth: usize) -> bool {
+    match v {
+        Value::Array(items) if depth < MAX_DEPTH => {
+            items.iter().any(|i| any_scalar(i, f, depth + 1))
+        }
+        Value::Array(_) | Value::Object(_) => false,
+        scalar => f(scalar),
+    }
+}
+
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+    // IPv4-mapped or zone-suffixed forms: drop a `%zone`.
+    let s = s.split('%').next().unwrap_or(s);
+    s.parse().ok()
+}
+
+pub(crate) fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V4(_)) => match a.to_ipv4_mapped() {
+            Some(v4) => in_cidr(IpAddr::V4(v4), net, prefix),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+impl ValueTest {
+    /// Tests one scalar event value (not null, not an array).
+    fn scalar(&self, v: &Value, event: &dyn Event) -> bool {
+        match self {
+            ValueTest::Str { pattern, number } => {
+                if let Some(s) = scalar_str(v) {
+                    if pattern.is_match(&s) {
+                        return true;
+                    }
+                }
+                match (number, as_f64(v)) {
+                    (Some(n), Some(x)) => *n == x,
+                    _ => false,
+                }
+            }
+            ValueTest::Regex(re) => scalar_str(v).is_some_and(|s| re.is_match(&s)),
+            ValueTest::Num(cmp, n) => as_f64(v).is_some_and(|x| cmp.holds(x, *n)),
+            ValueTest::Cidr(net, prefix) => scalar_str(v)
+                .and_then(|s| parse_ip(&s))
+                .is_some_and(|ip| in_cidr(ip, *net, *prefix)),
+            ValueTest::Time(part, cmp, n) => timeparts::value_to_parts(v).is_some_and(|p| {
+                let x = match part {
+                    TimePart::Minute => p.minute,
+                    TimePart::Hour => p.hour,
+                    TimePart::Day => p.day,
+                    TimePart::Week => p.iso_week(),
+                    TimePart::Month => p.month,
+                    TimePart::Year => u32::try_from(p.year).unwrap_or(0),
+                };
+                cmp.holds(f64::from(x), *n)
+            }),
+            ValueTest::FieldRef { other, shape, cased } => {
+                let Some(mine) = scalar_str(v) else {
+                    return false;
+                };
+                let Some(theirs) = event.field(other) else {
+                    return false;
+                };
+                let mine = if *cased { mine.into_owned() } else { crate::pattern::lower(&mine) };
+                any_scalar(
+                    &theirs,
+                    &mut |t| {
+                        let Some(t) = scalar_str(t) else { return false };
+                        let t = if *cased { t.into_owned() } else { crate::pattern::lower(&t) };
+                        match shape {
+                            RefShape::Equal => mine == t,
+                            RefShape::Contains => mine.contains(&t),
+                            RefShape::Prefix => mine.starts_with(&t),
+                            RefShape::Suffix => mine.ends_with(&t),
+                        }
+                    },
+                    0,
+                )
+            }
+            ValueTest::Null => false,
+        }
+    }
+
+    /// Tests a field value (`None` = absent).
+    fn field(&self, v: Option<&Value>, event: &dyn Event) -> bool {
+        match (self, v) {
+            (ValueTest::Null, None | Some(Value::Null)) => true,
+            (ValueTest::Null, Some(Value::Array(a))) => a.is_empty(),
+            (ValueTest::Null, Some(_)) => false,
+            (_, None | Some(Value::Null)) => false,
+            (t, Some(v)) => any_scalar(v, &mut |s| t.scalar(s, event), 0),
+        }
+    }
+
+    /// Tests a keyword against every value of the event.
+    fn keyword(&self, event: &dyn Event) -> bool {
+        match self {
+            ValueTest::Str { pattern, .. } => event.any_value(&mut |s| pattern.is_match(s)),
+            ValueTest::Regex(re) => event.any_value(&mut |s| re.is_match(s)),
+            ValueTest::Null => false,
+            other => event.any_value(&mut |s| other.scalar(&Value::String(s.to_string()), event)),
+        }
+    }
+}
+
+impl FieldTest {
+    pub fn matches(&self, event: &dyn Event) -> bool {
+        let Some(name) = &self.field else {
+            return self.combine(|t| t.keyword(event));
+        };
+        let value = event.field(name);
+        if let Some(want) = self.exists {
+            return value.is_some() == want;
+        }
+        if self.neq {
+            return match value.as_deref() {
+                None | Some(Value::Null) => false,
+                Some(v) => !self.tests.iter().any(|t| t.field(Some(v), event)),
+            };
+        }
+        self.combine(|t| t.field(value.as_deref(), event))
+    }
+
+    fn combine(&self, mut f: impl FnMut(&ValueTest) -> bool) -> bool {
+        if self.all {
+            !self.tests.is_empty() && self.tests.iter().all(f)
+        } else {
+            self.tests.iter().any(&mut f)
+        }
+    }
+
+    /// Necessary literals (lower-cased): at least one occurs in any event this test matches.
+    pub fn witnesses(&self) -> Option<Vec<String>> {
+        if self.neq || self.exists.is_some() || self.tests.is_empty() {
+            return None;
+        }
+        let lits: Vec<Option<String>> = self
+            .tests
+            .iter()
+            .map(|t| match t {
+                ValueTest::Str { pattern, .. } => {
+                    let l = crate::pattern::longest_literal(&pattern.toks);
+                    (!l.is_empty()).then(|| crate::pattern::lower(&l))
+                }
+                _ => None,
+            })
+            .collect();
+        if self.all {
+            lits.into_iter()
+                .flatten()
+                .max_by_key(|l| l.len())
+                .map(|l| vec![l])
+        } else {
+            lits.into_iter().collect()
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Sigma strings with wildcards, and the compiled string matchers.
+//!
+//! A Sigma string is parsed once into tokens: literal characters, `*` (any run), `?` (any one
+//! character) and the windash class. Escaping follows pySigma: a backslash escapes `*`, `?` and
+//! itself; any other backslash is literal. Plain shapes (`x`, `x*`, `*x`, `*x*`) compile to
+//! exact/prefix/suffix/substring tests; other shapes use an iterative glob matcher that is
+//! O(len(value) × len(pattern)) in the worst case and never backtracks exponentially.
+
+/// One token of a Sigma string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tok {
+    Char(char),
+    Star,
+    One,
+    /// Any of `-`, `/`, `–`, `—`, `―` (the `windash` modifier).
+    Dash,
+}
+
+/// The characters `windash` treats as interchangeable.
+pub(crate) const WINDASH: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+
+/// Parses a Sigma string with wildcard escaping.
+pub(crate) fn parse_sigma_string(s: &str) -> Vec<Tok> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(&n @ ('*' | '?' | '\\')) => {
+                    chars.next();
+                    out.push(Tok::Char(n));
+                }
+                _ => out.push(Tok::Char('\\')),
+            },
+            '*' => out.push(Tok::Star),
+            '?' => out.push(Tok::One),
+            c => out.push(Tok::Char(c)),
+        }
+    }
+    out
+}
+
+/// Literal tokens of a plain string (no wildcard interpretation).
+pub(crate) fn literal(s: &str) -> Vec<Tok> {
+    s.chars().map(Tok::Char).collect()
+}
+
+/// The literal text if the tokens hold no wildcard.
+pub(crate) fn as_literal(toks: &[Tok]) -> Option<String> {
+    toks.iter()
+        .map(|t| match t {
+            Tok::Char(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The longest run of literal characters (a necessary substring of any match).
+pub(crate) fn longest_literal(toks: &[Tok]) -> String {
+    let mut best = String::new();
+    let mut cur = String::new();
+    for t in toks {
+        if let Tok::Char(c) = t {
+            cur.push(*c);
+        } else {
+            if cur.chars().count() > best.chars().count() {
+                best = std::mem::take(&mut cur);
+            }
+            cur.clear();
+        }
+    }
+    if cur.chars().count() > best.chars().count() {
+        best = cur;
+    }
+    best
+}
+
+/// Replaces a leading `-` or `/` of a command-line flag with the windash class, as pySigma does
+/// (`\B[-/]\b`: not preceded by a word character, followed by one).
+pub(crate) fn apply_windash(toks: &mut [Tok]) {
+    let is_word = |t: Option<&Tok>| matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_');
+    for i in 0..toks.len() {
+        if let Tok::Char(c) = toks[i] {
+            if WINDASH.contains(&c)
+                && !is_word(i.checked_sub(1).and_then(|j| toks.get(j)))
+                && is_word(toks.get(i + 1))
+            {
+                toks[i] = Tok::Dash;
+            }
+        }
+    }
+}
+
+/// A compiled string test.
+#[derive(Debug, Clone)]
+pub(crate) enum StrMatcher {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Glob(Vec<Tok>),
+}
+
+/// A compiled wildcard string, with its case sensitivity.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    pub matcher: StrMatcher,
+    pub cased: bool,
+    /// The tokens as written (after modifiers), for witnesses and display.
+    pub toks: Vec<Tok>,
+}
+
+impl Pattern {
+    pub fn new(toks: Vec<Tok>, cased: bool) -> Pattern {
+        let norm: Vec<Tok> = toks
+            .iter()
+            .map(|t| match t {
+                Tok::Char(c) if !cased => Tok::Char(lower_char(*c)),
+                t => t.clone(),
+            })
+            .collect();
+        let matcher = classify(&norm);
+        Pattern {
+            matcher,
+            cased,
+            toks,
+        }
+    }
+
+    pub fn is_match(&self, value: &str) -> bool {
+        if self.cased {
+            self.matcher.is_match(value)
+        } else {
+            self.matcher.is_match(&lower(value))
+        }
+    }
+}
+
+fn lower_char(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
+}
+
+/// Lower-cases char by char with single-char mappings, so patterns and values stay aligned.
+pub(crate) fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.chars().map(lower_char).collect()
+    }
+}
+
+fn classify(toks: &[Tok]) -> StrMatcher {
+    let n = toks.len();
+    let star_at_start = toks.first() == Some(&Tok::Star);
+    let star_at_end = n > 1 && toks.last() == Some(&Tok::Star);
+    let lo = usize::from(star_at_start);
+    let hi = n - usize::from(star_at_end);
+    if lo <= hi {
+        if let Some(mid) = as_literal(&toks[lo..hi]) {
+            return match (star_at_start, star_at_end) {
+                (false, false) => StrMatcher::Exact(mid),
+                (false, true) => StrMatcher::Prefix(mid),
+                (true, false) => StrMatcher::Suffix(mid),
+                (true, true) => StrMatcher::Contains(mid),
+            };
+        }
+    }
+    StrMatcher::Glob(toks.to_vec())
+}
+
+impl StrMatcher {
+    fn is_match(&self, v: &str) -> bool {
+        match self {
+            StrMatcher::Exact(s) => v == s,
+            StrMatcher::Prefix(s) => v.starts_with(s.as_str()),
+            StrMatcher::Suffix(s) => v.ends_with(s.as_str()),
+            StrMatcher::Contains(s) => v.contains(s.as_str()),
+            StrMatcher::Glob(toks) => glob(toks, v),
+        }
+    }
+}
+
+fn tok_matches(t: &Tok, c: char) -> bool {
+    match t {
+        Tok::Char(x) => *x == c,
+        Tok::One => true,
+        Tok::Dash => WINDASH.contains(&c),
+        Tok::Star => false,
+    }
+}
+
+/// Iterative wildcard matching with single-star backtracking (linear memory, no recursion).
+fn glob(toks: &[Tok], v: &str) -> bool {
+    let chars: Vec<char> = v.chars().collect();
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while s < chars.len() {
+        if p < toks.len() && toks[p] == Tok::Star {
+            star = Some((p, s));
+            p += 1;
+        } else if p < toks.len() && tok_matches(&toks[p], chars[s]) {
+            p += 1;
+            s += 1;
+        } else if let Some((sp, ss)) = star {
+            p = sp + 1;
+            s = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    toks[p..].iter().all(|t| *t == Tok::Star)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, v: &str) -> bool {
+        Pattern::new(parse_sigma_string(p), false).is_match(v)
+    }
+
+    #[test]
+    fn wildcards_and_escapes() {
+        assert!(m("abc", "ABC"));
+        assert!(m("a*c", "abbbc"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+        assert!(m("*\\*", "x*"));
+        assert!(!m("*\\*", "xy"));
+        assert!(m("a\\?", "a?"));
+        assert!(!m("a\\?", "ab"));
+        assert!(m("c:\\windows\\\\*", "C:\\Windows\\x"));
+        assert!(!m("c:\\windows\\*", "C:\\Windows\\x"));
+        assert!(m("a\\\\*", "a\\zzz"));
+        assert!(m("*a*b*c*", "xxaxxbxxcxx"));
+        assert!(!m("*a*b*c", "xxaxxbxxcxx"));
+        assert!(m("", ""));
+        assert!(!m("", "x"));
+        assert!(m("*", ""));
+    }
+
+    #[test]
+    fn windash_positions() {
+        let mut t = parse_sigma_string("cmd -nop /c a-b");
+        apply_windash(&mut t);
+        let p = Pattern::new(t, false);
+        assert!(p.is_match("cmd \u{2013}nop \u{2015}c a-b"));
+        assert!(!p.is_match("cmd -nop /c a/b"));
+    }
+}
