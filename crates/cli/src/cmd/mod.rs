@@ -1,0 +1,4 @@
+//! One module a subcommand: each owns its clap `Args` and a `run` that returns the exit status.
+
+pub mod dump;
+pub mod inspect;

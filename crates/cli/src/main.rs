@@ -1,0 +1,52 @@
+//! The `stormwatch` binary: argument parsing and wiring only.
+//!
+//! Every subcommand lives in its own module under `cmd/` and returns an exit status; the
+//! libraries do the work. Conventions (DESIGN.md): results on stdout, one compact JSON object a
+//! line where machine-readable; progress, summaries and warnings on stderr; `--quiet` silences
+//! progress and summaries.
+
+mod cmd;
+mod input;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Catch forged-token intrusions into cloud mail.
+///
+/// stormwatch reads Microsoft 365 Unified Audit Log, Entra ID sign-in and audit logs (and any
+/// JSON), hunts them with Sigma rules, built-in detections and IOC feeds, verifies bearer
+/// tokens strictly, and serves continuous multi-tenant detection.
+#[derive(Parser, Debug)]
+#[command(name = "stormwatch", version, propagate_version = true)]
+pub struct Cli {
+    /// No progress bar, no summary: only results (and errors) are printed.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Summarise log files: records per kind, tenant, operation, app and IP; time range; counts.
+    Inspect(cmd::inspect::Args),
+    /// Print normalized events as JSON lines (core fields plus the normalized record).
+    Dump(cmd::dump::Args),
+}
+
+/// Options every subcommand sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Globals {
+    pub quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let globals = Globals { quiet: cli.quiet };
+    match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args, globals),
+        Command::Dump(args) => cmd::dump::run(args, globals),
+    }
+}

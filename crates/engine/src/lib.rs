@@ -1,0 +1,25 @@
+//! stormwatch's pipeline, one direction: sources → decode → [`Event`] → detectors → alerts → sinks.
+//!
+//! This crate owns everything between a path on disk and a normalized event, so every later stage
+//! (Sigma rules, behavioural detectors, `inspect`, `dump`, the service) sees logs the same way:
+//!
+//! * [`source`] expands paths (files, directories, `-` for stdin) and opens them, undoing gzip and
+//!   zstd by their magic bytes with a guard against decompression bombs.
+//! * [`decode`] decides the layout from the content (JSON lines, arrays, concatenated or
+//!   pretty-printed values, envelopes, Purview and Sentinel CSV) and frames records, each with its
+//!   location, or a rejection naming the location and the reason.
+//! * [`normalize`] recognises the log kind, unwraps what exports wrap (`AuditData`, Elastic's
+//!   `o365audit`), folds Name/Value bags into objects, parses JSON-in-strings and extracts the core
+//!   fields once.
+//! * [`ingest`] drives the three over a set of inputs and keeps the books: every record read is
+//!   either an event or a rejection, never silently dropped.
+
+pub mod decode;
+pub mod event;
+pub mod ingest;
+pub mod normalize;
+pub mod source;
+pub mod summary;
+
+pub use event::{CoreFields, Event, LogKind, Origin, Position};
+pub use ingest::{IngestOptions, IngestStats, Ingestor, Rejection};

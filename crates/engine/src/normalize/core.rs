@@ -1,0 +1,246 @@
+//! Core-field extraction: the many field-name variants mapped onto one name each.
+//!
+//! Each core field has, per log kind, an ordered list of candidate paths (matched ignoring ASCII
+//! case); the first present, non-empty one wins. The lists cover the Management Activity API /
+//! Purview UAL schema, Sentinel's `OfficeActivity`, `SigninLogs` and `AuditLogs` tables,
+//! Microsoft Graph `signIn` / `directoryAudit`, and Azure Monitor diagnostic-settings envelopes
+//! (`{time, tenantId, category, properties{…}}`), where `properties.*` is tried before the
+//! envelope. Sentinel's `TenantId` is the Log Analytics workspace, so the M365 tenant comes from
+//! `OrganizationId` / `AADTenantId` first.
+
+use super::lookup::{as_text, path_ci};
+use super::{ip, time};
+use crate::event::{CoreFields, LogKind};
+use serde_json::{Map, Value};
+
+struct Candidates {
+    time: &'static [&'static str],
+    tenant: &'static [&'static str],
+    user: &'static [&'static str],
+    ip: &'static [&'static str],
+    app_id: &'static [&'static str],
+    client_app_id: &'static [&'static str],
+    session_id: &'static [&'static str],
+    token_id: &'static [&'static str],
+    record_id: &'static [&'static str],
+    operation: &'static [&'static str],
+    workload: &'static [&'static str],
+}
+
+const UAL: Candidates = Candidates {
+    time: &["CreationTime", "TimeGenerated", "CreationDate"],
+    tenant: &["OrganizationId", "AADTenantId", "TokenTenantId", "TenantId"],
+    user: &["UserId", "MailboxOwnerUPN", "UserPrincipalName"],
+    ip: &[
+        "ClientIPAddress",
+        "ClientIP",
+        "Client_IPAddress",
+        "ActorIpAddress",
+        "ClientIp",
+    ],
+    app_id: &["AppId", "ApplicationId", "AppAccessContext.APIId"],
+    client_app_id: &["ClientAppId", "AppAccessContext.ClientAppId"],
+    session_id: &[
+        "AppAccessContext.AADSessionId",
+        "SessionId",
+        "AADSessionId",
+        "DeviceProperties.SessionId",
+    ],
+    token_id: &[
+        "AppAccessContext.UniqueTokenId",
+        "UniqueTokenId",
+        "UniqueTokenIdentifier",
+    ],
+    record_id: &["Id", "OfficeId", "RecordId"],
+    operation: &["Operation", "Operations"],
+    workload: &["Workload", "OfficeWorkload"],
+};
+
+const SIGNIN: Candidates = Candidates {
+    time: &[
+        "properties.createdDateTime",
+        "createdDateTime",
+        "time",
+        "TimeGenerated",
+        "CreatedDateTime",
+    ],
+    tenant: &[
+        "AADTenantId",
+        "properties.resourceTenantId",
+        "properties.homeTenantId",
+        "tenantId",
+        "resourceTenantId",
+        "homeTenantId",
+    ],
+    user: &[
+        "properties.userPrincipalName",
+        "userPrincipalName",
+        "identity",
+    ],
+    ip: &[
+        "properties.ipAddress",
+        "ipAddress",
+        "IPAddress",
+        "callerIpAddress",
+    ],
+    app_id: &["properties.appId", "appId"],
+    client_app_id: &[],
+    session_id: &["properties.sessionId", "sessionId"],
+    token_id: &["properties.uniqueTokenIdentifier", "uniqueTokenIdentifier"],
+    record_id: &["properties.id", "id"],
+    operation: &["operationName", "properties.operationName"],
+    workload: &[],
+};
+
+const AUDIT: Candidates = Candidates {
+    time: &[
+        "properties.activityDateTime",
+        "activityDateTime",
+        "time",
+        "TimeGenerated",
+    ],
+    tenant: &["AADTenantId", "tenantId"],
+    user: &[
+        "properties.initiatedBy.user.userPrincipalName",
+        "initiatedBy.user.userPrincipalName",
+        "identity",
+        "InitiatingUserOrApp",
+    ],
+    ip: &[
+        "properties.initiatedBy.user.ipAddress",
+        "initiatedBy.user.ipAddress",
+        "callerIpAddress",
+        "InitiatingIpAddress",
+    ],
+    app_id: &["properties.initiatedBy.app.appId", "initiatedBy.app.appId"],
+    client_app_id: &[],
+    session_id: &[],
+    token_id: &[],
+    record_id: &["properties.id", "id"],
+    operation: &[
+        "properties.activityDisplayName",
+        "activityDisplayName",
+        "operationName",
+    ],
+    workload: &[],
+};
+
+const VERDICT: Candidates = Candidates {
+    time: &["time"],
+    tenant: &["tid", "tenant"],
+    user: &["sub", "upn", "user"],
+    ip: &["client_ip", "ip"],
+    app_id: &["appid", "azp", "app_id"],
+    client_app_id: &[],
+    session_id: &["sid"],
+    token_id: &["uti", "jti"],
+    record_id: &["id"],
+    operation: &["reason"],
+    workload: &[],
+};
+
+const WINDOWS: Candidates = Candidates {
+    time: &["Event.System.TimeCreated.#attributes.SystemTime"],
+    tenant: &[],
+    user: &[
+        "Event.EventData.TargetUserName",
+        "Event.EventData.SubjectUserName",
+        "Event.EventData.User",
+    ],
+    ip: &["Event.EventData.IpAddress", "Event.EventData.SourceIp"],
+    app_id: &[],
+    client_app_id: &[],
+    session_id: &["Event.EventData.LogonId"],
+    token_id: &[],
+    record_id: &["Event.System.EventRecordID"],
+    operation: &["Event.System.EventID"],
+    workload: &["Event.System.Channel"],
+};
+
+const GENERIC: Candidates = Candidates {
+    time: &[
+        "time",
+        "timestamp",
+        "@timestamp",
+        "TimeGenerated",
+        "CreationTime",
+        "createdDateTime",
+        "eventTime",
+        "date",
+    ],
+    tenant: &["tenantId", "OrganizationId", "tenant"],
+    user: &["userPrincipalName", "UserId", "user", "identity"],
+    ip: &[
+        "ipAddress",
+        "ClientIP",
+        "callerIpAddress",
+        "ip",
+        "src_ip",
+        "sourceIPAddress",
+    ],
+    app_id: &["appId", "AppId"],
+    client_app_id: &["ClientAppId"],
+    session_id: &["sessionId", "SessionId"],
+    token_id: &["uniqueTokenIdentifier", "UniqueTokenId"],
+    record_id: &["id", "Id"],
+    operation: &["operationName", "Operation", "eventName", "action"],
+    workload: &["Workload"],
+};
+
+fn candidates(kind: LogKind) -> &'static Candidates {
+    match kind {
+        LogKind::Ual => &UAL,
+        LogKind::EntraSignIn => &SIGNIN,
+        LogKind::EntraAudit => &AUDIT,
+        LogKind::TokenVerdict => &VERDICT,
+        LogKind::Windows => &WINDOWS,
+        _ => &GENERIC,
+    }
+}
+
+fn first<'a>(map: &'a Map<String, Value>, paths: &[&str]) -> Option<&'a Value> {
+    paths.iter().find_map(|p| {
+        path_ci(map, p).filter(|v| !matches!(v, Value::String(s) if s.trim().is_empty()))
+    })
+}
+
+fn text(map: &Map<String, Value>, paths: &[&str]) -> Option<String> {
+    paths.iter().find_map(|p| path_ci(map, p).and_then(as_text))
+}
+
+/// Extracts the core fields of a record of the given kind.
+pub fn extract(kind: LogKind, map: &Map<String, Value>) -> CoreFields {
+    let c = candidates(kind);
+    let time = c
+        .time
+        .iter()
+        .find_map(|p| path_ci(map, p).and_then(time::parse_value));
+    let tenant = text(map, c.tenant)
+        .or_else(|| tenant_from_resource_id(map))
+        .map(|t| t.to_ascii_lowercase());
+    let ip =
+        c.ip.iter()
+            .find_map(|p| path_ci(map, p).and_then(Value::as_str).and_then(ip::parse));
+    CoreFields {
+        time,
+        tenant,
+        user: text(map, c.user).map(|u| u.to_lowercase()),
+        ip,
+        app_id: text(map, c.app_id).map(|a| a.to_ascii_lowercase()),
+        client_app_id: text(map, c.client_app_id).map(|a| a.to_ascii_lowercase()),
+        session_id: text(map, c.session_id),
+        token_id: text(map, c.token_id),
+        record_id: text(map, c.record_id),
+        operation: first(map, c.operation).and_then(as_text),
+        workload: text(map, c.workload),
+    }
+}
+
+/// `/tenants/<id>/providers/…` in an Azure Monitor `resourceId`.
+fn tenant_from_resource_id(map: &Map<String, Value>) -> Option<String> {
+    let rid = path_ci(map, "resourceId")?.as_str()?;
+    let lower = rid.to_ascii_lowercase();
+    let rest = &rid[lower.find("/tenants/")? + "/tenants/".len()..];
+    let id = rest.split('/').next()?;
+    (!id.is_empty()).then(|| id.to_string())
+}
