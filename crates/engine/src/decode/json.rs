@@ -74,14 +74,17 @@ fn trim(bytes: &[u8]) -> &[u8] {
 }
 
 /// Emits a parsed value, opening envelopes: an envelope's items are numbered within it.
-fn emit_value(value: Value, at: Position, emit: &mut dyn FnMut(Framed)) {
+/// An envelope that opens a pretty-printed file (`at_start`) numbers its items as the file's
+/// records (`#N`); on a line of JSON lines, as that line's (`L#N`).
+fn emit_value(value: Value, at: Position, at_start: bool, emit: &mut dyn FnMut(Framed)) {
     match open_envelope(value) {
         Contents::One(v) => emit(Framed::Record(v, at)),
         Contents::Many(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 let n = i as u64 + 1;
                 let pos = match at {
-                    Position::Line(1) | Position::Record(_) => Position::Record(n),
+                    _ if at_start => Position::Record(n),
+                    Position::Record(_) => Position::Record(n),
                     Position::Line(l) | Position::LineRecord(l, _) => Position::LineRecord(l, n),
                 };
                 emit(Framed::Record(item, pos));
@@ -131,7 +134,7 @@ pub fn read_lines_after(
             ));
         } else if !text.is_empty() {
             match serde_json::from_slice::<Value>(text) {
-                Ok(v) => emit_value(v, Position::Line(number), emit),
+                Ok(v) => emit_value(v, Position::Line(number), false, emit),
                 Err(e) => emit(Framed::Bad(Position::Line(number), describe(&e, true))),
             }
         }
@@ -176,7 +179,7 @@ fn read_stream(data: &[u8], emit: &mut dyn FnMut(Framed)) {
         match values.next() {
             Some(Ok(v)) => {
                 offset = start + values.byte_offset();
-                emit_value(v, Position::Line(line), emit);
+                emit_value(v, Position::Line(line), start == 0, emit);
             }
             Some(Err(e)) => {
                 let at = line + e.line() as u64 - 1;

@@ -18,6 +18,7 @@ mod csv;
 mod json;
 mod sniff;
 
+pub use json::{read_line_bounded, MAX_LINE};
 pub use sniff::{decode, read, sniff, Sniffed};
 
 use crate::event::Position;

@@ -17,7 +17,14 @@ pub fn parse(s: &str) -> Option<IpAddr> {
         ip
     } else if let Ok(sa) = s.parse::<SocketAddr>() {
         sa.ip()
-    } else if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+    } else if let Some((inner, port)) = s.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        let port_ok = port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !port_ok {
+            return None;
+        }
         inner.parse::<IpAddr>().ok()?
     } else if let Some((host, port)) = s.rsplit_once(':') {
         // `1.2.3.4:port` is covered by SocketAddr; a bare IPv6 never gets here. Tolerate a

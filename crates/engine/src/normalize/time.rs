@@ -45,7 +45,8 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() {
         return None;
     }
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') && s.len() >= 9 {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.len() >= 9 && digits.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok().and_then(from_epoch);
     }
     let mut c = Cursor {
