@@ -523,13 +523,20 @@ fn metric(corr: &CorrelationRule, entries: &VecDeque<Entry>) -> Option<f64> {
 }
 
 fn make_hit(ci: usize, corr: &CorrelationRule, key: &GroupKey, value: f64, field_value: Option<String>, entries: &VecDeque<Entry>) -> CorrelationHit {
+    // For temporal_ordered, events before the first event of the first rule cannot contribute.
+    let skip = if corr.kind == CorrelationType::TemporalOrdered {
+        entries.iter().position(|e| e.pos == 0).unwrap_or(0)
+    } else {
+        0
+    };
+    let entries: Vec<&Entry> = entries.iter().skip(skip).collect();
     CorrelationHit {
         correlation: ci,
         group: corr.group_by.iter().cloned().zip(key.iter().cloned()).collect(),
         value,
         field_value,
-        first_ms: entries.front().map_or(0, |e| e.time),
-        last_ms: entries.back().map_or(0, |e| e.time),
+        first_ms: entries.first().map_or(0, |e| e.time),
+        last_ms: entries.last().map_or(0, |e| e.time),
         events: entries.iter().flat_map(|e| e.refs.iter().copied()).collect(),
     }
 }
