@@ -34,6 +34,10 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Print normalized events as JSON lines (core fields plus the normalized record).
     Dump(cmd::dump::Args),
+    /// Verify bearer tokens strictly (verify), or decode one without trusting it (inspect).
+    Token(cmd::token::Args),
+    /// Forward-auth gateway: refuse forged tokens in front of nginx, Traefik or Envoy.
+    Guard(cmd::guard::Args),
 }
 
 /// Options every subcommand sees.
@@ -48,5 +52,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args, globals),
         Command::Dump(args) => cmd::dump::run(args, globals),
+        Command::Token(args) => cmd::token::run(args, globals),
+        Command::Guard(args) => cmd::guard::run(args, globals),
     }
 }

@@ -1,4 +1,6 @@
 //! One module a subcommand: each owns its clap `Args` and a `run` that returns the exit status.
 
 pub mod dump;
+pub mod guard;
 pub mod inspect;
+pub mod token;
