@@ -55,7 +55,8 @@ impl ErrorKind {
     }
 }
 
-/// A rejected rule or unreadable file. Displays as `FILE:LINE: rule ID: reason`.
+/// A rejected rule or unreadable file. Displays as `FILE:LINE: rule ID: reason` (`FILE: reason`
+/// when no line applies).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoadError {
@@ -69,7 +70,11 @@ pub struct LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file.display(), self.line.max(1))?;
+        if self.line == 0 {
+            write!(f, "{}: ", self.file.display())?;
+        } else {
+            write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        }
         if let Some(id) = &self.rule_id {
             write!(f, "rule {id}: ")?;
         }

@@ -11,6 +11,7 @@ use crate::event::Event;
 use crate::pattern::Pattern;
 use crate::timeparts;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// A comparison operator for numeric and time-part tests.
@@ -91,11 +92,11 @@ pub(crate) struct FieldTest {
 
 const MAX_DEPTH: usize = 64;
 
-fn scalar_str(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+fn scalar_str(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
 }
@@ -145,27 +146,81 @@ pub(crate) fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     }
 }
 
+/// An event scalar prepared once for all the tests of a field: its string form and, lazily,
+/// its lower-cased form.
+pub(crate) struct Scalar<'a> {
+    v: Cow<'a, Value>,
+    s: Option<Cow<'a, str>>,
+    lower: std::cell::OnceCell<String>,
+}
+
+impl<'a> Scalar<'a> {
+    fn new(v: &'a Value) -> Self {
+        Scalar {
+            s: scalar_str(v),
+            v: Cow::Borrowed(v),
+            lower: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn from_str(s: &'a str) -> Self {
+        Scalar {
+            v: Cow::Owned(Value::Null),
+            s: Some(Cow::Borrowed(s)),
+            lower: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn lowered(&self) -> &str {
+        self.lower
+            .get_or_init(|| self.s.as_deref().map(crate::pattern::lower).unwrap_or_default())
+    }
+
+    /// The value as JSON (a keyword scalar is seen as a string).
+    fn json(&self) -> Cow<'_, Value> {
+        match (&self.v, &self.s) {
+            (Cow::Owned(Value::Null), Some(s)) => Cow::Owned(Value::String(s.to_string())),
+            (v, _) => Cow::Borrowed(v.as_ref()),
+        }
+    }
+}
+
+/// Flattens a field value into its scalars (arrays fan out; objects and nulls are skipped).
+fn scalars<'a>(v: &'a Value, out: &mut Vec<Scalar<'a>>, depth: usize) {
+    match v {
+        Value::Array(items) if depth < MAX_DEPTH => {
+            for i in items {
+                scalars(i, out, depth + 1);
+            }
+        }
+        Value::Array(_) | Value::Object(_) | Value::Null => {}
+        scalar => out.push(Scalar::new(scalar)),
+    }
+}
+
 impl ValueTest {
-    /// Tests one scalar event value (not null, not an array).
-    fn scalar(&self, v: &Value, event: &dyn Event) -> bool {
+    /// Tests one prepared scalar.
+    fn scalar(&self, sc: &Scalar<'_>, event: &dyn Event) -> bool {
         match self {
             ValueTest::Str { pattern, number } => {
-                if let Some(s) = scalar_str(v) {
-                    if pattern.is_match(&s) {
+                if let Some(s) = &sc.s {
+                    if pattern.is_match_prepared(s, if pattern.cased { s } else { sc.lowered() }) {
                         return true;
                     }
                 }
-                match (number, as_f64(v)) {
-                    (Some(n), Some(x)) => *n == x,
-                    _ => false,
+                match number {
+                    Some(n) => as_f64(&sc.json()).is_some_and(|x| *n == x),
+                    None => false,
                 }
             }
-            ValueTest::Regex(re) => scalar_str(v).is_some_and(|s| re.is_match(&s)),
-            ValueTest::Num(cmp, n) => as_f64(v).is_some_and(|x| cmp.holds(x, *n)),
-            ValueTest::Cidr(net, prefix) => scalar_str(v)
-                .and_then(|s| parse_ip(&s))
+            ValueTest::Regex(re) => sc.s.as_deref().is_some_and(|s| re.is_match(s)),
+            ValueTest::Num(cmp, n) => as_f64(&sc.json()).is_some_and(|x| cmp.holds(x, *n)),
+            ValueTest::Cidr(net, prefix) => sc
+                .s
+                .as_deref()
+                .and_then(parse_ip)
                 .is_some_and(|ip| in_cidr(ip, *net, *prefix)),
-            ValueTest::Time(part, cmp, n) => timeparts::value_to_parts(v).is_some_and(|p| {
+            ValueTest::Time(part, cmp, n) => timeparts::value_to_parts(&sc.json()).is_some_and(|p| {
                 let x = match part {
                     TimePart::Minute => p.minute,
                     TimePart::Hour => p.hour,
@@ -177,13 +232,13 @@ impl ValueTest {
                 cmp.holds(f64::from(x), *n)
             }),
             ValueTest::FieldRef { other, shape, cased } => {
-                let Some(mine) = scalar_str(v) else {
+                let Some(mine) = sc.s.as_deref() else {
                     return false;
                 };
                 let Some(theirs) = event.field(other) else {
                     return false;
                 };
-                let mine = if *cased { mine.into_owned() } else { crate::pattern::lower(&mine) };
+                let mine = if *cased { mine.to_string() } else { sc.lowered().to_string() };
                 any_scalar(
                     &theirs,
                     &mut |t| {
@@ -202,52 +257,51 @@ impl ValueTest {
             ValueTest::Null => false,
         }
     }
-
-    /// Tests a field value (`None` = absent).
-    fn field(&self, v: Option<&Value>, event: &dyn Event) -> bool {
-        match (self, v) {
-            (ValueTest::Null, None | Some(Value::Null)) => true,
-            (ValueTest::Null, Some(Value::Array(a))) => a.is_empty(),
-            (ValueTest::Null, Some(_)) => false,
-            (_, None | Some(Value::Null)) => false,
-            (t, Some(v)) => any_scalar(v, &mut |s| t.scalar(s, event), 0),
-        }
-    }
-
-    /// Tests a keyword against every value of the event.
-    fn keyword(&self, event: &dyn Event) -> bool {
-        match self {
-            ValueTest::Str { pattern, .. } => event.any_value(&mut |s| pattern.is_match(s)),
-            ValueTest::Regex(re) => event.any_value(&mut |s| re.is_match(s)),
-            ValueTest::Null => false,
-            other => event.any_value(&mut |s| other.scalar(&Value::String(s.to_string()), event)),
-        }
-    }
 }
 
 impl FieldTest {
     pub fn matches(&self, event: &dyn Event) -> bool {
         let Some(name) = &self.field else {
-            return self.combine(|t| t.keyword(event));
+            return self.keywords(event);
         };
         let value = event.field(name);
         if let Some(want) = self.exists {
             return value.is_some() == want;
         }
-        if self.neq {
-            return match value.as_deref() {
-                None | Some(Value::Null) => false,
-                Some(v) => !self.tests.iter().any(|t| t.field(Some(v), event)),
-            };
+        let mut prepared = Vec::new();
+        if let Some(v) = value.as_deref() {
+            scalars(v, &mut prepared, 0);
         }
-        self.combine(|t| t.field(value.as_deref(), event))
+        let is_null = match value.as_deref() {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(a)) => a.is_empty(),
+            _ => false,
+        };
+        let test = |t: &ValueTest| match t {
+            ValueTest::Null => is_null,
+            t => prepared.iter().any(|sc| t.scalar(sc, event)),
+        };
+        if self.neq {
+            return !matches!(value.as_deref(), None | Some(Value::Null)) && !self.tests.iter().any(test);
+        }
+        if self.all {
+            !self.tests.is_empty() && self.tests.iter().all(test)
+        } else {
+            self.tests.iter().any(test)
+        }
     }
 
-    fn combine(&self, mut f: impl FnMut(&ValueTest) -> bool) -> bool {
+    fn keywords(&self, event: &dyn Event) -> bool {
         if self.all {
-            !self.tests.is_empty() && self.tests.iter().all(f)
+            !self.tests.is_empty()
+                && self.tests.iter().all(|t| {
+                    event.any_value(&mut |s| t.scalar(&Scalar::from_str(s), event))
+                })
         } else {
-            self.tests.iter().any(&mut f)
+            event.any_value(&mut |s| {
+                let sc = Scalar::from_str(s);
+                self.tests.iter().any(|t| t.scalar(&sc, event))
+            })
         }
     }
 

@@ -127,6 +127,11 @@ impl Pattern {
         }
     }
 
+    /// Matches with the value's lower-cased form computed by the caller (once per value).
+    pub fn is_match_prepared(&self, value: &str, lowered: &str) -> bool {
+        self.matcher.is_match(if self.cased { value } else { lowered })
+    }
+
     pub fn is_match(&self, value: &str) -> bool {
         if self.cased {
             self.matcher.is_match(value)
