@@ -38,6 +38,8 @@ pub enum Command {
     Token(cmd::token::Args),
     /// Forward-auth gateway: refuse forged tokens in front of nginx, Traefik or Envoy.
     Guard(cmd::guard::Args),
+    /// Check Sigma rules: load them and report rejected rules with file, line and reason.
+    Rules(cmd::rules::Args),
 }
 
 /// Options every subcommand sees.
@@ -54,5 +56,6 @@ fn main() -> ExitCode {
         Command::Dump(args) => cmd::dump::run(args, globals),
         Command::Token(args) => cmd::token::run(args, globals),
         Command::Guard(args) => cmd::guard::run(args, globals),
+        Command::Rules(args) => cmd::rules::run(args, globals),
     }
 }

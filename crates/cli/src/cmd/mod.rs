@@ -4,3 +4,4 @@ pub mod dump;
 pub mod guard;
 pub mod inspect;
 pub mod token;
+pub mod rules;
