@@ -67,7 +67,9 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             chars.next();
             out.push(Token::RParen);
         } else if c == '|' {
-            return Err("aggregation expressions ('|') are not Sigma v2; use a correlation rule".into());
+            return Err(
+                "aggregation expressions ('|') are not Sigma v2; use a correlation rule".into(),
+            );
         } else {
             let mut w = String::new();
             while let Some(&c) = chars.peek() {
@@ -132,7 +134,11 @@ impl Parser<'_> {
             self.pos += 1;
             xs.push(self.and()?);
         }
-        Ok(if xs.len() == 1 { xs.remove(0) } else { Expr::Or(xs) })
+        Ok(if xs.len() == 1 {
+            xs.remove(0)
+        } else {
+            Expr::Or(xs)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
@@ -141,7 +147,11 @@ impl Parser<'_> {
             self.pos += 1;
             xs.push(self.not()?);
         }
-        Ok(if xs.len() == 1 { xs.remove(0) } else { Expr::And(xs) })
+        Ok(if xs.len() == 1 {
+            xs.remove(0)
+        } else {
+            Expr::And(xs)
+        })
     }
 
     fn not(&mut self) -> Result<Expr, String> {
@@ -226,8 +236,16 @@ mod tests {
         assert!(ev("a or b and c", &["a", "b", "c"], &[true, false, false]));
         assert!(!ev("not a and b", &["a", "b"], &[true, true]));
         assert!(ev("not (a and b)", &["a", "b"], &[true, false]));
-        assert!(ev("1 of sel*", &["sel1", "sel2", "f"], &[false, true, false]));
-        assert!(!ev("all of sel*", &["sel1", "sel2", "f"], &[false, true, false]));
+        assert!(ev(
+            "1 of sel*",
+            &["sel1", "sel2", "f"],
+            &[false, true, false]
+        ));
+        assert!(!ev(
+            "all of sel*",
+            &["sel1", "sel2", "f"],
+            &[false, true, false]
+        ));
         assert!(ev("all of them", &["a", "_b"], &[true, false]));
         assert!(parse("x", &["a".into()]).is_err());
         assert!(parse("1 of z*", &["a".into()]).is_err());

@@ -107,7 +107,10 @@ impl Config {
                 match key.as_str() {
                     "placeholders" => {
                         let Kind::Map(ph) = &node.kind else {
-                            return Err(invalid(node.line, "placeholders: expected a mapping".into()));
+                            return Err(invalid(
+                                node.line,
+                                "placeholders: expected a mapping".into(),
+                            ));
                         };
                         for (name, v) in ph {
                             let values = match &v.kind {
@@ -116,13 +119,21 @@ impl Config {
                                     let mut out = Vec::new();
                                     for i in items {
                                         out.push(i.as_scalar_string().ok_or_else(|| {
-                                            invalid(i.line, format!("placeholder {name}: values must be scalars"))
+                                            invalid(
+                                                i.line,
+                                                format!(
+                                                    "placeholder {name}: values must be scalars"
+                                                ),
+                                            )
                                         })?);
                                     }
                                     out
                                 }
                                 _ => vec![v.as_scalar_string().ok_or_else(|| {
-                                    invalid(v.line, format!("placeholder {name}: expected a scalar or a list"))
+                                    invalid(
+                                        v.line,
+                                        format!("placeholder {name}: expected a scalar or a list"),
+                                    )
                                 })?],
                             };
                             self.set_placeholder(name, values);

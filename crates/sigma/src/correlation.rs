@@ -85,16 +85,23 @@ pub struct Condition {
 impl Condition {
     /// True if `x` satisfies every bound.
     pub fn holds(&self, x: f64) -> bool {
-        self.gt.map_or(true, |b| x > b)
-            && self.gte.map_or(true, |b| x >= b)
-            && self.lt.map_or(true, |b| x < b)
-            && self.lte.map_or(true, |b| x <= b)
-            && self.eq.map_or(true, |b| x == b)
-            && self.neq.map_or(true, |b| x != b)
+        bound(self.gt, |b| x > b)
+            && bound(self.gte, |b| x >= b)
+            && bound(self.lt, |b| x < b)
+            && bound(self.lte, |b| x <= b)
+            && bound(self.eq, |b| x == b)
+            && bound(self.neq, |b| x != b)
     }
 
     fn only_lower_bounds(&self) -> bool {
         self.lt.is_none() && self.lte.is_none() && self.eq.is_none() && self.neq.is_none()
+    }
+}
+
+fn bound(b: Option<f64>, ok: impl Fn(f64) -> bool) -> bool {
+    match b {
+        None => true,
+        Some(b) => ok(b),
     }
 }
 
@@ -149,7 +156,9 @@ impl CorrelationRule {
             .get("correlation")
             .filter(|c| matches!(c.kind, Kind::Map(_)))
             .ok_or_else(|| structure(doc.line, "'correlation' must be a mapping"))?;
-        let tnode = c.get("type").ok_or_else(|| structure(c.line, "correlation has no 'type'"))?;
+        let tnode = c
+            .get("type")
+            .ok_or_else(|| structure(c.line, "correlation has no 'type'"))?;
         let kind = tnode
             .as_scalar_string()
             .as_deref()
@@ -159,18 +168,29 @@ impl CorrelationRule {
         if rules.is_empty() {
             return Err(structure(c.line, "correlation has no 'rules'"));
         }
-        let group_by = c.get("group-by").map(Node::as_string_list).unwrap_or_default();
+        let group_by = c
+            .get("group-by")
+            .map(Node::as_string_list)
+            .unwrap_or_default();
         let ts = c.get("timespan").or_else(|| c.get("timeframe"));
         let timespan_ms = ts
             .and_then(Node::as_scalar_string)
             .as_deref()
             .and_then(parse_timespan)
-            .ok_or_else(|| structure(ts.map_or(c.line, |n| n.line), "missing or bad 'timespan' (e.g. 5m)"))?;
+            .ok_or_else(|| {
+                structure(
+                    ts.map_or(c.line, |n| n.line),
+                    "missing or bad 'timespan' (e.g. 5m)",
+                )
+            })?;
         let mut condition = Condition::default();
         let mut has_bound = false;
         if let Some(cn) = c.get("condition") {
             let Kind::Map(entries) = &cn.kind else {
-                return Err(structure(cn.line, "correlation condition must be a mapping"));
+                return Err(structure(
+                    cn.line,
+                    "correlation condition must be a mapping",
+                ));
             };
             for (k, v) in entries {
                 if k == "field" {
@@ -190,7 +210,12 @@ impl CorrelationRule {
                     "lte" => &mut condition.lte,
                     "eq" => &mut condition.eq,
                     "neq" => &mut condition.neq,
-                    other => return Err(structure(v.line, format!("unknown condition operator '{other}'"))),
+                    other => {
+                        return Err(structure(
+                            v.line,
+                            format!("unknown condition operator '{other}'"),
+                        ))
+                    }
                 };
                 *slot = Some(x);
             }
@@ -203,9 +228,15 @@ impl CorrelationRule {
                 | CorrelationType::ValuePercentile
         );
         if needs_field && condition.field.is_none() {
-            return Err(structure(c.line, format!("{} needs 'field' in its condition", kind.as_str())));
+            return Err(structure(
+                c.line,
+                format!("{} needs 'field' in its condition", kind.as_str()),
+            ));
         }
-        let temporal = matches!(kind, CorrelationType::Temporal | CorrelationType::TemporalOrdered);
+        let temporal = matches!(
+            kind,
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered
+        );
         if !has_bound {
             if temporal {
                 condition.gte = Some(rules.len() as f64);
@@ -220,7 +251,10 @@ impl CorrelationRule {
             };
             for (alias, m) in entries {
                 let Kind::Map(map) = &m.kind else {
-                    return Err(structure(m.line, format!("alias '{alias}' must map rule names to fields")));
+                    return Err(structure(
+                        m.line,
+                        format!("alias '{alias}' must map rule names to fields"),
+                    ));
                 };
                 let pairs = map
                     .iter()
@@ -229,7 +263,12 @@ impl CorrelationRule {
                 aliases.push((alias.clone(), pairs));
             }
         }
-        let generate = matches!(c.get("generate").or_else(|| doc.get("generate")).map(|n| &n.kind), Some(Kind::Bool(true)));
+        let generate = matches!(
+            c.get("generate")
+                .or_else(|| doc.get("generate"))
+                .map(|n| &n.kind),
+            Some(Kind::Bool(true))
+        );
         Ok(CorrelationRule {
             meta,
             kind,
@@ -252,7 +291,10 @@ impl CorrelationRule {
 
     fn eager(&self) -> bool {
         self.condition.only_lower_bounds()
-            && !matches!(self.kind, CorrelationType::ValueAvg | CorrelationType::ValuePercentile)
+            && !matches!(
+                self.kind,
+                CorrelationType::ValueAvg | CorrelationType::ValuePercentile
+            )
     }
 
     /// The field holding group-by `g` in events of the referenced rule at `pos`.
@@ -365,7 +407,13 @@ impl<'a> Correlator<'a> {
     /// Feeds a match of the rule at `rule_index` (into [`RuleSet::rules`]) on `event` at
     /// `time_ms`; `event_ref` is the caller's handle for the event (index, record number...).
     /// Returns the correlations that fired, chained ones included.
-    pub fn feed(&mut self, rule_index: usize, event: &dyn Event, time_ms: i64, event_ref: u64) -> Vec<CorrelationHit> {
+    pub fn feed(
+        &mut self,
+        rule_index: usize,
+        event: &dyn Event,
+        time_ms: i64,
+        event_ref: u64,
+    ) -> Vec<CorrelationHit> {
         let mut hits = Vec::new();
         let targets = self.by_rule.get(&rule_index).cloned().unwrap_or_default();
         for (ci, pos) in targets {
@@ -381,7 +429,9 @@ impl<'a> Correlator<'a> {
             let mut keys: Vec<GroupKey> = self.state[ci].keys().cloned().collect();
             keys.sort();
             for key in keys {
-                let Some(mut w) = self.state[ci].remove(&key) else { continue };
+                let Some(mut w) = self.state[ci].remove(&key) else {
+                    continue;
+                };
                 let mut produced = Vec::new();
                 self.close(ci, &key, &mut w, &mut produced);
                 for h in produced {
@@ -393,13 +443,28 @@ impl<'a> Correlator<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn feed_one(&mut self, ci: usize, pos: usize, event: &dyn Event, time_ms: i64, refs: Vec<u64>, hits: &mut Vec<CorrelationHit>, depth: usize) {
+    fn feed_one(
+        &mut self,
+        ci: usize,
+        pos: usize,
+        event: &dyn Event,
+        time_ms: i64,
+        refs: Vec<u64>,
+        hits: &mut Vec<CorrelationHit>,
+        depth: usize,
+    ) {
         let set = self.set;
-        let Some(corr) = set.correlations().get(ci) else { return };
+        let Some(corr) = set.correlations().get(ci) else {
+            return;
+        };
         let key: GroupKey = corr
             .group_by
             .iter()
-            .map(|g| event.field(corr.group_field(g, pos, set)).map(|v| scalar_string(&v)))
+            .map(|g| {
+                event
+                    .field(corr.group_field(g, pos, set))
+                    .map(|v| scalar_string(&v))
+            })
             .collect();
         let value = corr
             .condition
@@ -411,11 +476,20 @@ impl<'a> Correlator<'a> {
         let mut produced = Vec::new();
         let mut w = self.state[ci].remove(&key).unwrap_or_default();
         let now = time_ms.max(w.newest);
-        let entry = Entry { time: now, pos, value, refs };
+        let entry = Entry {
+            time: now,
+            pos,
+            value,
+            refs,
+        };
         if corr.eager() {
             w.newest = now;
             w.entries.push_back(entry);
-            while w.entries.front().is_some_and(|e| e.time < now - corr.timespan_ms) {
+            while w
+                .entries
+                .front()
+                .is_some_and(|e| e.time < now - corr.timespan_ms)
+            {
                 w.entries.pop_front();
             }
             if let Some(m) = metric(corr, &w.entries) {
@@ -425,7 +499,10 @@ impl<'a> Correlator<'a> {
                 }
             }
         } else {
-            if w.entries.front().is_some_and(|e| now > e.time + corr.timespan_ms) {
+            if w.entries
+                .front()
+                .is_some_and(|e| now > e.time + corr.timespan_ms)
+            {
                 self.close(ci, &key, &mut w, &mut produced);
             }
             w.newest = now;
@@ -445,7 +522,11 @@ impl<'a> Correlator<'a> {
 
     /// Records a hit and feeds it to the correlations that reference its correlation.
     fn chain(&mut self, h: CorrelationHit, hits: &mut Vec<CorrelationHit>, depth: usize) {
-        let next = self.by_corr.get(&h.correlation).cloned().unwrap_or_default();
+        let next = self
+            .by_corr
+            .get(&h.correlation)
+            .cloned()
+            .unwrap_or_default();
         if depth < 16 && !next.is_empty() {
             let mut obj = serde_json::Map::new();
             for (k, v) in &h.group {
@@ -462,7 +543,9 @@ impl<'a> Correlator<'a> {
     }
 
     fn close(&self, ci: usize, key: &GroupKey, w: &mut Window, out: &mut Vec<CorrelationHit>) {
-        let Some(corr) = self.set.correlations().get(ci) else { return };
+        let Some(corr) = self.set.correlations().get(ci) else {
+            return;
+        };
         if w.entries.is_empty() {
             return;
         }
@@ -480,7 +563,12 @@ impl<'a> Correlator<'a> {
             for (v, n) in counts {
                 let pct = n as f64 * 100.0 / total;
                 if corr.condition.holds(pct) {
-                    let entries: VecDeque<Entry> = w.entries.iter().filter(|e| e.value.as_deref() == Some(v.as_str())).cloned().collect();
+                    let entries: VecDeque<Entry> = w
+                        .entries
+                        .iter()
+                        .filter(|e| e.value.as_deref() == Some(v.as_str()))
+                        .cloned()
+                        .collect();
                     out.push(make_hit(ci, corr, key, pct, Some(v), &entries));
                 }
             }
@@ -494,13 +582,21 @@ impl<'a> Correlator<'a> {
 }
 
 fn metric(corr: &CorrelationRule, entries: &VecDeque<Entry>) -> Option<f64> {
-    let nums = || entries.iter().filter_map(|e| e.value.as_deref()?.trim().parse::<f64>().ok());
+    let nums = || {
+        entries
+            .iter()
+            .filter_map(|e| e.value.as_deref()?.trim().parse::<f64>().ok())
+    };
     Some(match corr.kind {
         CorrelationType::EventCount => entries.len() as f64,
-        CorrelationType::ValueCount => {
-            entries.iter().filter_map(|e| e.value.as_deref()).collect::<HashSet<_>>().len() as f64
+        CorrelationType::ValueCount => entries
+            .iter()
+            .filter_map(|e| e.value.as_deref())
+            .collect::<HashSet<_>>()
+            .len() as f64,
+        CorrelationType::Temporal => {
+            entries.iter().map(|e| e.pos).collect::<HashSet<_>>().len() as f64
         }
-        CorrelationType::Temporal => entries.iter().map(|e| e.pos).collect::<HashSet<_>>().len() as f64,
         CorrelationType::TemporalOrdered => {
             let mut k = 0;
             for e in entries {
@@ -522,7 +618,14 @@ fn metric(corr: &CorrelationRule, entries: &VecDeque<Entry>) -> Option<f64> {
     })
 }
 
-fn make_hit(ci: usize, corr: &CorrelationRule, key: &GroupKey, value: f64, field_value: Option<String>, entries: &VecDeque<Entry>) -> CorrelationHit {
+fn make_hit(
+    ci: usize,
+    corr: &CorrelationRule,
+    key: &GroupKey,
+    value: f64,
+    field_value: Option<String>,
+    entries: &VecDeque<Entry>,
+) -> CorrelationHit {
     // For temporal_ordered, events before the first event of the first rule cannot contribute.
     let skip = if corr.kind == CorrelationType::TemporalOrdered {
         entries.iter().position(|e| e.pos == 0).unwrap_or(0)
@@ -532,11 +635,19 @@ fn make_hit(ci: usize, corr: &CorrelationRule, key: &GroupKey, value: f64, field
     let entries: Vec<&Entry> = entries.iter().skip(skip).collect();
     CorrelationHit {
         correlation: ci,
-        group: corr.group_by.iter().cloned().zip(key.iter().cloned()).collect(),
+        group: corr
+            .group_by
+            .iter()
+            .cloned()
+            .zip(key.iter().cloned())
+            .collect(),
         value,
         field_value,
         first_ms: entries.first().map_or(0, |e| e.time),
         last_ms: entries.last().map_or(0, |e| e.time),
-        events: entries.iter().flat_map(|e| e.refs.iter().copied()).collect(),
+        events: entries
+            .iter()
+            .flat_map(|e| e.refs.iter().copied())
+            .collect(),
     }
 }

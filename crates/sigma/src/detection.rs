@@ -30,7 +30,10 @@ impl Search {
     fn witnesses(&self) -> Option<Vec<String>> {
         let mut out = Vec::new();
         for alt in &self.alternatives {
-            let best = alt.iter().filter_map(FieldTest::witnesses).max_by_key(score)?;
+            let best = alt
+                .iter()
+                .filter_map(FieldTest::witnesses)
+                .max_by_key(|s| score(s))?;
             out.extend(best);
         }
         Some(out)
@@ -38,7 +41,7 @@ impl Search {
 }
 
 /// Ranks witness sets: longer shortest literal first, then fewer literals.
-fn score(set: &Vec<String>) -> (usize, std::cmp::Reverse<usize>) {
+fn score(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
     let min = set.iter().map(String::len).min().unwrap_or(0);
     (min, std::cmp::Reverse(set.len()))
 }
@@ -53,9 +56,12 @@ pub(crate) struct Detection {
 fn keyword_test(items: &[&Node], config: &Config) -> Result<FieldTest, CompileError> {
     let mut tests = Vec::new();
     for item in items {
-        let s = item
-            .as_scalar_string()
-            .ok_or_else(|| CompileError::new(item.line, ErrorKind::Structure("a keyword must be a scalar".into())))?;
+        let s = item.as_scalar_string().ok_or_else(|| {
+            CompileError::new(
+                item.line,
+                ErrorKind::Structure("a keyword must be a scalar".into()),
+            )
+        })?;
         // Reuse the modifier compiler for expansion-free plain values, then add wildcards.
         let _ = config;
         let mut toks = if matches!(item.kind, Kind::Number(_)) {
@@ -83,7 +89,10 @@ fn keyword_test(items: &[&Node], config: &Config) -> Result<FieldTest, CompileEr
     })
 }
 
-fn compile_map(entries: &[(String, Node)], config: &Config) -> Result<Vec<FieldTest>, CompileError> {
+fn compile_map(
+    entries: &[(String, Node)],
+    config: &Config,
+) -> Result<Vec<FieldTest>, CompileError> {
     let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         let mut t = compile_field(key, value, config)?;
@@ -166,7 +175,10 @@ impl Detection {
             }
         }
         let cond_node = cond_node.ok_or_else(|| {
-            CompileError::new(node.line, ErrorKind::Structure("detection has no condition".into()))
+            CompileError::new(
+                node.line,
+                ErrorKind::Structure("detection has no condition".into()),
+            )
         })?;
         let conds: Vec<(usize, String)> = match &cond_node.kind {
             Kind::Seq(items) => items
@@ -174,21 +186,33 @@ impl Detection {
                 .map(|i| i.as_scalar_string().map(|s| (i.line, s)))
                 .collect::<Option<_>>()
                 .ok_or_else(|| {
-                    CompileError::new(cond_node.line, ErrorKind::Condition("conditions must be strings".into()))
+                    CompileError::new(
+                        cond_node.line,
+                        ErrorKind::Condition("conditions must be strings".into()),
+                    )
                 })?,
             _ => vec![(
                 cond_node.line,
                 cond_node.as_scalar_string().ok_or_else(|| {
-                    CompileError::new(cond_node.line, ErrorKind::Condition("condition must be a string".into()))
+                    CompileError::new(
+                        cond_node.line,
+                        ErrorKind::Condition("condition must be a string".into()),
+                    )
                 })?,
             )],
         };
         if conds.is_empty() {
-            return Err(CompileError::new(cond_node.line, ErrorKind::Condition("empty condition".into())));
+            return Err(CompileError::new(
+                cond_node.line,
+                ErrorKind::Condition("empty condition".into()),
+            ));
         }
         let mut exprs = Vec::new();
         for (line, c) in conds {
-            exprs.push(condition::parse(&c, &names).map_err(|m| CompileError::new(line, ErrorKind::Condition(m)))?);
+            exprs.push(
+                condition::parse(&c, &names)
+                    .map_err(|m| CompileError::new(line, ErrorKind::Condition(m)))?,
+            );
         }
         let condition = if exprs.len() == 1 {
             exprs.remove(0)
@@ -215,7 +239,10 @@ impl Detection {
         match e {
             Expr::Ident(i) => self.searches.get(*i)?.witnesses(),
             Expr::Not(_) => None,
-            Expr::And(xs) => xs.iter().filter_map(|x| self.expr_witnesses(x)).max_by_key(score),
+            Expr::And(xs) => xs
+                .iter()
+                .filter_map(|x| self.expr_witnesses(x))
+                .max_by_key(|s| score(s)),
             Expr::Or(xs) => {
                 let mut out = Vec::new();
                 for x in xs {
@@ -227,7 +254,7 @@ impl Detection {
                 if *n == ids.len() && *n > 0 {
                     ids.iter()
                         .filter_map(|i| self.searches.get(*i)?.witnesses())
-                        .max_by_key(score)
+                        .max_by_key(|s| score(s))
                 } else if *n >= 1 {
                     let mut out = Vec::new();
                     for i in ids {

@@ -58,7 +58,9 @@ pub fn lookup_path<'a>(root: &'a Value, path: &str) -> Option<Cow<'a, Value>> {
     match found.len() {
         0 => None,
         1 => found.pop().map(Cow::Borrowed),
-        _ => Some(Cow::Owned(Value::Array(found.into_iter().cloned().collect()))),
+        _ => Some(Cow::Owned(Value::Array(
+            found.into_iter().cloned().collect(),
+        ))),
     }
 }
 

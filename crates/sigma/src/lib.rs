@@ -54,8 +54,8 @@
 //!   `generate`.
 //! - Placeholders (`|expand`): see [`Config`].
 
-pub mod config;
 mod condition;
+pub mod config;
 pub mod correlation;
 mod detection;
 mod error;

@@ -122,7 +122,10 @@ fn any_scalar(v: &Value, f: &mut dyn FnMut(&Value) -> bool, depth: usize) -> boo
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
-    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
     // IPv4-mapped or zone-suffixed forms: drop a `%zone`.
     let s = s.split('%').next().unwrap_or(s);
     s.parse().ok()
@@ -131,11 +134,19 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 pub(crate) fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
             u32::from(a) & mask == u32::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
             u128::from(a) & mask == u128::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V4(_)) => match a.to_ipv4_mapped() {
@@ -172,8 +183,12 @@ impl<'a> Scalar<'a> {
     }
 
     fn lowered(&self) -> &str {
-        self.lower
-            .get_or_init(|| self.s.as_deref().map(crate::pattern::lower).unwrap_or_default())
+        self.lower.get_or_init(|| {
+            self.s
+                .as_deref()
+                .map(crate::pattern::lower)
+                .unwrap_or_default()
+        })
     }
 
     /// The value as JSON (a keyword scalar is seen as a string).
@@ -215,35 +230,49 @@ impl ValueTest {
             }
             ValueTest::Regex(re) => sc.s.as_deref().is_some_and(|s| re.is_match(s)),
             ValueTest::Num(cmp, n) => as_f64(&sc.json()).is_some_and(|x| cmp.holds(x, *n)),
-            ValueTest::Cidr(net, prefix) => sc
-                .s
-                .as_deref()
-                .and_then(parse_ip)
-                .is_some_and(|ip| in_cidr(ip, *net, *prefix)),
-            ValueTest::Time(part, cmp, n) => timeparts::value_to_parts(&sc.json()).is_some_and(|p| {
-                let x = match part {
-                    TimePart::Minute => p.minute,
-                    TimePart::Hour => p.hour,
-                    TimePart::Day => p.day,
-                    TimePart::Week => p.iso_week(),
-                    TimePart::Month => p.month,
-                    TimePart::Year => u32::try_from(p.year).unwrap_or(0),
-                };
-                cmp.holds(f64::from(x), *n)
-            }),
-            ValueTest::FieldRef { other, shape, cased } => {
+            ValueTest::Cidr(net, prefix) => {
+                sc.s.as_deref()
+                    .and_then(parse_ip)
+                    .is_some_and(|ip| in_cidr(ip, *net, *prefix))
+            }
+            ValueTest::Time(part, cmp, n) => {
+                timeparts::value_to_parts(&sc.json()).is_some_and(|p| {
+                    let x = match part {
+                        TimePart::Minute => p.minute,
+                        TimePart::Hour => p.hour,
+                        TimePart::Day => p.day,
+                        TimePart::Week => p.iso_week(),
+                        TimePart::Month => p.month,
+                        TimePart::Year => u32::try_from(p.year).unwrap_or(0),
+                    };
+                    cmp.holds(f64::from(x), *n)
+                })
+            }
+            ValueTest::FieldRef {
+                other,
+                shape,
+                cased,
+            } => {
                 let Some(mine) = sc.s.as_deref() else {
                     return false;
                 };
                 let Some(theirs) = event.field(other) else {
                     return false;
                 };
-                let mine = if *cased { mine.to_string() } else { sc.lowered().to_string() };
+                let mine = if *cased {
+                    mine.to_string()
+                } else {
+                    sc.lowered().to_string()
+                };
                 any_scalar(
                     &theirs,
                     &mut |t| {
                         let Some(t) = scalar_str(t) else { return false };
-                        let t = if *cased { t.into_owned() } else { crate::pattern::lower(&t) };
+                        let t = if *cased {
+                            t.into_owned()
+                        } else {
+                            crate::pattern::lower(&t)
+                        };
                         match shape {
                             RefShape::Equal => mine == t,
                             RefShape::Contains => mine.contains(&t),
@@ -282,7 +311,8 @@ impl FieldTest {
             t => prepared.iter().any(|sc| t.scalar(sc, event)),
         };
         if self.neq {
-            return !matches!(value.as_deref(), None | Some(Value::Null)) && !self.tests.iter().any(test);
+            return !matches!(value.as_deref(), None | Some(Value::Null))
+                && !self.tests.iter().any(test);
         }
         if self.all {
             !self.tests.is_empty() && self.tests.iter().all(test)
@@ -294,9 +324,10 @@ impl FieldTest {
     fn keywords(&self, event: &dyn Event) -> bool {
         if self.all {
             !self.tests.is_empty()
-                && self.tests.iter().all(|t| {
-                    event.any_value(&mut |s| t.scalar(&Scalar::from_str(s), event))
-                })
+                && self
+                    .tests
+                    .iter()
+                    .all(|t| event.any_value(&mut |s| t.scalar(&Scalar::from_str(s), event)))
         } else {
             event.any_value(&mut |s| {
                 let sc = Scalar::from_str(s);

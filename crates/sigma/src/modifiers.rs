@@ -132,12 +132,20 @@ pub(crate) fn compile_field(
         return Err(err(line, format!("regex flags without 're' in '{key}'")));
     }
     if meaning != Meaning::Str && meaning != Meaning::FieldRef && !transforms.is_empty() {
-        return Err(err(line, format!("string modifiers cannot combine with '{key}'")));
+        return Err(err(
+            line,
+            format!("string modifiers cannot combine with '{key}'"),
+        ));
     }
 
     let items: Vec<&Node> = match &node.kind {
         Kind::Seq(items) => items.iter().collect(),
-        Kind::Map(_) => return Err(value_err(line, format!("'{key}': a value cannot be a mapping"))),
+        Kind::Map(_) => {
+            return Err(value_err(
+                line,
+                format!("'{key}': a value cannot be a mapping"),
+            ))
+        }
         _ => vec![node],
     };
     if all && items.len() < 2 && meaning == Meaning::Str {
@@ -170,13 +178,19 @@ pub(crate) fn compile_field(
         let raw = match &item.kind {
             Kind::Null => {
                 if meaning != Meaning::Str || !transforms.is_empty() {
-                    return Err(value_err(iline, format!("'{key}': null cannot be modified")));
+                    return Err(value_err(
+                        iline,
+                        format!("'{key}': null cannot be modified"),
+                    ));
                 }
                 test.tests.push(ValueTest::Null);
                 continue;
             }
             Kind::Seq(_) | Kind::Map(_) => {
-                return Err(value_err(iline, format!("'{key}': nested lists or maps are not values")))
+                return Err(value_err(
+                    iline,
+                    format!("'{key}': nested lists or maps are not values"),
+                ))
             }
             Kind::Bool(b) => b.to_string(),
             Kind::Number(n) | Kind::Str(n) => n.clone(),
@@ -188,7 +202,17 @@ pub(crate) fn compile_field(
             vec![raw]
         };
         for s in strings {
-            compile_value(&s, is_number, meaning, &transforms, cased, (re_i, re_m, re_s), iline, key, &mut test)?;
+            compile_value(
+                &s,
+                is_number,
+                meaning,
+                &transforms,
+                cased,
+                (re_i, re_m, re_s),
+                iline,
+                key,
+                &mut test,
+            )?;
         }
     }
     Ok(test)
@@ -323,8 +347,12 @@ fn time_cmp(key: &str) -> Cmp {
 }
 
 fn to_bytes(v: &Val, line: usize, key: &str) -> Result<Vec<u8>, CompileError> {
-    let lit = pattern::as_literal(&v.toks)
-        .ok_or_else(|| err(line, format!("'{key}': cannot encode a value with wildcards")))?;
+    let lit = pattern::as_literal(&v.toks).ok_or_else(|| {
+        err(
+            line,
+            format!("'{key}': cannot encode a value with wildcards"),
+        )
+    })?;
     Ok(if v.bytes {
         lit.chars().map(|c| c as u32 as u8).collect()
     } else {
@@ -398,7 +426,11 @@ fn apply_transform(
                             let mut units = [0u16; 2];
                             for u in c.encode_utf16(&mut units) {
                                 let [hi, lo] = u.to_be_bytes();
-                                let pair = if t == Transform::Utf16Be { [hi, lo] } else { [lo, hi] };
+                                let pair = if t == Transform::Utf16Be {
+                                    [hi, lo]
+                                } else {
+                                    [lo, hi]
+                                };
                                 toks.extend(pair.iter().map(|b| Tok::Char(char::from(*b))));
                             }
                         }
@@ -421,7 +453,9 @@ fn expand_placeholders(s: &str, config: &Config, line: usize) -> Result<Vec<Stri
         let Some(end) = after.find('%') else { break };
         let name = &after[..end];
         let valid = !name.is_empty()
-            && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
         if !valid {
             for r in &mut results {
                 r.push_str(&rest[..start + 1]);
@@ -459,8 +493,14 @@ mod tests {
     fn expansion() {
         let mut c = Config::empty();
         c.set_placeholder("a", vec!["x".into(), "y".into()]);
-        assert_eq!(expand_placeholders("1%a%2", &c, 1).unwrap(), vec!["1x2", "1y2"]);
-        assert_eq!(expand_placeholders("50% off", &c, 1).unwrap(), vec!["50% off"]);
+        assert_eq!(
+            expand_placeholders("1%a%2", &c, 1).unwrap(),
+            vec!["1x2", "1y2"]
+        );
+        assert_eq!(
+            expand_placeholders("50% off", &c, 1).unwrap(),
+            vec!["50% off"]
+        );
         assert!(expand_placeholders("%zz%", &c, 1).is_err());
         c.set_placeholder("e", vec![]);
         assert!(expand_placeholders("%e%", &c, 1).unwrap().is_empty());

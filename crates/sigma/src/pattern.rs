@@ -78,7 +78,8 @@ pub(crate) fn longest_literal(toks: &[Tok]) -> String {
 /// Replaces a leading `-` or `/` of a command-line flag with the windash class, as pySigma does
 /// (`\B[-/]\b`: not preceded by a word character, followed by one).
 pub(crate) fn apply_windash(toks: &mut [Tok]) {
-    let is_word = |t: Option<&Tok>| matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_');
+    let is_word =
+        |t: Option<&Tok>| matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_');
     for i in 0..toks.len() {
         if let Tok::Char(c) = toks[i] {
             if WINDASH.contains(&c)
@@ -129,7 +130,8 @@ impl Pattern {
 
     /// Matches with the value's lower-cased form computed by the caller (once per value).
     pub fn is_match_prepared(&self, value: &str, lowered: &str) -> bool {
-        self.matcher.is_match(if self.cased { value } else { lowered })
+        self.matcher
+            .is_match(if self.cased { value } else { lowered })
     }
 
     pub fn is_match(&self, value: &str) -> bool {

@@ -177,7 +177,10 @@ impl Rule {
         let det = doc.get("detection").ok_or_else(|| {
             CompileError::new(doc.line, ErrorKind::Structure("missing 'detection'".into()))
         })?;
-        if doc.get("logsource").is_some_and(|l| !matches!(l.kind, Kind::Map(_))) {
+        if doc
+            .get("logsource")
+            .is_some_and(|l| !matches!(l.kind, Kind::Map(_)))
+        {
             return Err(CompileError::new(
                 doc.line,
                 ErrorKind::Structure("'logsource' must be a mapping".into()),

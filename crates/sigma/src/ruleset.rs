@@ -81,7 +81,10 @@ enum Doc {
 
 fn compile_doc(doc: &Node, file: &Path, config: &Config) -> Result<Doc, CompileError> {
     if !matches!(doc.kind, Kind::Map(_)) {
-        return Err(CompileError::new(doc.line, ErrorKind::Structure("a rule must be a mapping".into())));
+        return Err(CompileError::new(
+            doc.line,
+            ErrorKind::Structure("a rule must be a mapping".into()),
+        ));
     }
     let meta = Meta::from_node(doc, file.to_path_buf())?;
     if doc.get("correlation").is_some() {

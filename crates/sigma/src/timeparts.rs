@@ -51,7 +51,7 @@ impl Parts {
         week as u32
     }
 
-    pub fn to_millis(&self) -> i64 {
+    pub fn to_millis(self) -> i64 {
         let days = days_from_civil(self.year, self.month, self.day);
         let secs = days * 86_400
             + i64::from(self.hour) * 3600
@@ -203,7 +203,10 @@ mod tests {
     #[test]
     fn parses_and_extracts() {
         let p = parse_str("2024-12-30T23:05:07.5+02:00").unwrap();
-        assert_eq!((p.year, p.month, p.day, p.hour, p.minute), (2024, 12, 30, 23, 5));
+        assert_eq!(
+            (p.year, p.month, p.day, p.hour, p.minute),
+            (2024, 12, 30, 23, 5)
+        );
         assert_eq!(p.millis, 500);
         assert_eq!(p.iso_week(), 1);
         assert_eq!(parse_str("2021-01-03").unwrap().iso_week(), 53);

@@ -167,7 +167,9 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.push_value(node, anchor);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(line, Vec::new(), anchor)),
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq(line, Vec::new(), anchor))
+            }
             Event::MappingStart(anchor, _) => {
                 self.stack.push(Frame::Map(line, Vec::new(), None, anchor))
             }

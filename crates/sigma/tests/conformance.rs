@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 use stormwatch_sigma::{Config, Event, RuleSet};
 
 const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/sigma");
-const DIRS: [&str; 4] = ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder"];
+const DIRS: [&str; 4] = [
+    "rules",
+    "rules-emerging-threats",
+    "rules-threat-hunting",
+    "rules-placeholder",
+];
 
 fn corpus() -> (RuleSet, Vec<stormwatch_sigma::LoadError>) {
     let paths: Vec<PathBuf> = DIRS.iter().map(|d| Path::new(SIGMA).join(d)).collect();
@@ -27,7 +32,12 @@ fn every_sigmahq_rule_loads() {
         .iter()
         .map(|d| count_yml(&Path::new(SIGMA).join(d)))
         .sum();
-    eprintln!("files {files}, documents {}, loaded {}, rejected {}", set.documents_read(), set.len(), errors.len());
+    eprintln!(
+        "files {files}, documents {}, loaded {}, rejected {}",
+        set.documents_read(),
+        set.len(),
+        errors.len()
+    );
     assert!(errors.is_empty(), "{} rules rejected", errors.len());
     assert!(set.len() >= files, "loaded {} of {files} files", set.len());
 }
@@ -50,7 +60,16 @@ fn count_yml(dir: &Path) -> usize {
 struct WinEvent(Value);
 
 const SYSTEM_FIELDS: [&str; 10] = [
-    "EventID", "Channel", "Computer", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Version", "Security",
+    "EventID",
+    "Channel",
+    "Computer",
+    "Level",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "EventRecordID",
+    "Version",
+    "Security",
 ];
 
 fn text(v: &Value) -> &Value {
@@ -62,7 +81,9 @@ impl Event for WinEvent {
         let ev = self.0.get("Event")?;
         let system = ev.get("System");
         if name == "Provider_Name" {
-            return system?.pointer("/Provider/#attributes/Name").map(Cow::Borrowed);
+            return system?
+                .pointer("/Provider/#attributes/Name")
+                .map(Cow::Borrowed);
         }
         if SYSTEM_FIELDS.contains(&name) {
             if let Some(v) = system.and_then(|s| s.get(name)) {
@@ -74,7 +95,10 @@ impl Event for WinEvent {
         }
         // Some providers (Defender) write names with spaces: `Source Name` is Sigma's `SourceName`.
         if let Some(Value::Object(data)) = ev.get("EventData") {
-            if let Some((_, v)) = data.iter().find(|(k, _)| k.contains(' ') && k.replace(' ', "") == name) {
+            if let Some((_, v)) = data
+                .iter()
+                .find(|(k, _)| k.contains(' ') && k.replace(' ', "") == name)
+            {
                 return Some(Cow::Borrowed(text(v)));
             }
         }
@@ -85,7 +109,9 @@ impl Event for WinEvent {
                 }
             }
         }
-        system.and_then(|s| s.get(name)).map(|v| Cow::Borrowed(text(v)))
+        system
+            .and_then(|s| s.get(name))
+            .map(|v| Cow::Borrowed(text(v)))
     }
 
     fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -103,7 +129,10 @@ fn every_regression_sample_fires_its_rule() {
     let (mut pass, mut fail, mut skipped, mut count_differs) = (0, Vec::new(), 0, Vec::new());
     for info in &infos {
         let text = std::fs::read_to_string(info).unwrap();
-        if !text.lines().any(|l| l.starts_with("regression_tests_info:")) {
+        if !text
+            .lines()
+            .any(|l| l.starts_with("regression_tests_info:"))
+        {
             skipped += 1;
             continue;
         }
@@ -123,14 +152,20 @@ fn every_regression_sample_fires_its_rule() {
         };
         let product = rule.logsource().product.as_deref();
         if product.is_some_and(|p| p != "windows") {
-            fail.push(format!("{}: rule {id} is not routed to windows events", info.display()));
+            fail.push(format!(
+                "{}: rule {id} is not routed to windows events",
+                info.display()
+            ));
             continue;
         }
         let events: Vec<Value> = serde_json::Deserializer::from_str(&data)
             .into_iter::<Value>()
             .collect::<Result<_, _>>()
             .unwrap();
-        let hits = events.into_iter().filter(|e| rule.matches(&WinEvent(e.clone()))).count();
+        let hits = events
+            .into_iter()
+            .filter(|e| rule.matches(&WinEvent(e.clone())))
+            .count();
         // SigmaHQ's `match_count` was taken on the .evtx with their checker; a few JSON twins
         // hold more (duplicate, genuinely matching) records, so at least that many must match.
         let ok = hits >= match_count.unwrap_or(1).max(1);
@@ -140,7 +175,10 @@ fn every_regression_sample_fires_its_rule() {
         if ok {
             pass += 1;
         } else {
-            fail.push(format!("{}: rule {id} matched {hits} events, expected {match_count:?}", info.display()));
+            fail.push(format!(
+                "{}: rule {id} matched {hits} events, expected {match_count:?}",
+                info.display()
+            ));
         }
     }
     for f in &fail {
@@ -154,13 +192,20 @@ fn every_regression_sample_fires_its_rule() {
         fail.len(),
         count_differs.len()
     );
-    assert!(fail.is_empty(), "{} of {} regression samples failed", fail.len(), infos.len() - skipped);
+    assert!(
+        fail.is_empty(),
+        "{} of {} regression samples failed",
+        fail.len(),
+        infos.len() - skipped
+    );
     assert!(pass >= 200, "only {pass} regression samples ran");
 }
 
 fn field_after(text: &str, section: &str, key: &str) -> Option<String> {
     let rest = &text[text.find(section)? + section.len()..];
-    let line = rest.lines().find(|l| l.trim_start().trim_start_matches("- ").starts_with(key))?;
+    let line = rest
+        .lines()
+        .find(|l| l.trim_start().trim_start_matches("- ").starts_with(key))?;
     let v = line.trim_start().trim_start_matches("- ")[key.len()..].trim();
     Some(v.trim_matches(['\'', '"']).to_string())
 }

@@ -10,14 +10,29 @@ const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/sigma"
 fn deep(depth: usize) -> Value {
     let mut v = json!("bottom");
     for i in 0..depth {
-        v = if i % 2 == 0 { json!([v]) } else { json!({ "Image": v }) };
+        v = if i % 2 == 0 {
+            json!([v])
+        } else {
+            json!({ "Image": v })
+        };
     }
     v
 }
 
 fn odd_events() -> Vec<Value> {
     let huge = "A\\".repeat(32_000) + "cmd.exe";
-    let fields = ["Image", "CommandLine", "EventID", "TargetFilename", "ParentImage", "User", "Details", "TargetObject", "DestinationIp", "QueryName"];
+    let fields = [
+        "Image",
+        "CommandLine",
+        "EventID",
+        "TargetFilename",
+        "ParentImage",
+        "User",
+        "Details",
+        "TargetObject",
+        "DestinationIp",
+        "QueryName",
+    ];
     let mut events = vec![
         json!(null),
         json!([]),
@@ -43,7 +58,10 @@ fn odd_events() -> Vec<Value> {
         for f in fields {
             obj.insert(f.to_string(), shape.clone());
         }
-        obj.insert("Event".into(), json!({"System": shape.clone(), "EventData": shape.clone()}));
+        obj.insert(
+            "Event".into(),
+            json!({"System": shape.clone(), "EventData": shape.clone()}),
+        );
         events.push(Value::Object(obj));
     }
     events
@@ -51,7 +69,12 @@ fn odd_events() -> Vec<Value> {
 
 #[test]
 fn no_rule_panics_on_odd_event_shapes() {
-    let dirs = ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder"];
+    let dirs = [
+        "rules",
+        "rules-emerging-threats",
+        "rules-threat-hunting",
+        "rules-placeholder",
+    ];
     let paths: Vec<_> = dirs.iter().map(|d| Path::new(SIGMA).join(d)).collect();
     let (set, _) = RuleSet::load_paths(&paths, &Config::builtin());
     assert!(set.rules().len() > 3000);

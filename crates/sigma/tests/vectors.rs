@@ -19,7 +19,11 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 fn to_json(y: &Yaml) -> Value {
     match y {
-        Yaml::Real(s) => s.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number),
+        Yaml::Real(s) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map_or(Value::Null, Value::Number),
         Yaml::Integer(i) => Value::Number((*i).into()),
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Boolean(b) => Value::Bool(*b),
@@ -54,7 +58,10 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
         let body: String = det.lines().map(|l| format!("    {l}\n")).collect();
         format!("title: vector\nid: r\nlogsource:\n    product: test\ndetection:\n{body}")
     } else {
-        case["rules"].as_str().ok_or_else(|| ctx("no detection or rules".into()))?.to_string()
+        case["rules"]
+            .as_str()
+            .ok_or_else(|| ctx("no detection or rules".into()))?
+            .to_string()
     };
     let (set, errors) = RuleSet::from_yaml_str(&text, Path::new(file), &config());
     if let Some(reason) = case["error"].as_str() {
@@ -64,7 +71,14 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
         };
     }
     if !errors.is_empty() {
-        return Err(ctx(format!("load errors: {}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))));
+        return Err(ctx(format!(
+            "load errors: {}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
     }
     let rule = match case["rule"].as_str() {
         Some(id) => set.rules().iter().find(|r| r.id() == id),
@@ -85,18 +99,32 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
     }
     if !case["witnesses"].is_badvalue() {
         let rule = rule.ok_or_else(|| ctx("no rule".into()))?;
-        let want: Option<Vec<String>> = case["witnesses"]
-            .as_vec()
-            .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect());
+        let want: Option<Vec<String>> = case["witnesses"].as_vec().map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        });
         if rule.witnesses() != want {
-            return Err(ctx(format!("witnesses {:?}, expected {want:?}", rule.witnesses())));
+            return Err(ctx(format!(
+                "witnesses {:?}, expected {want:?}",
+                rule.witnesses()
+            )));
         }
         checks += 1;
     }
     if let Some(stream) = case["stream"].as_vec() {
         let events: Vec<(i64, Value)> = stream
             .iter()
-            .map(|p| ((p[0].as_f64().or_else(|| p[0].as_i64().map(|i| i as f64)).unwrap_or(0.0) * 1000.0) as i64, to_json(&p[1])))
+            .map(|p| {
+                (
+                    (p[0]
+                        .as_f64()
+                        .or_else(|| p[0].as_i64().map(|i| i as f64))
+                        .unwrap_or(0.0)
+                        * 1000.0) as i64,
+                    to_json(&p[1]),
+                )
+            })
             .collect();
         let mut c = Correlator::new(&set);
         let mut hits = Vec::new();
@@ -120,7 +148,14 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
             .map(|v| {
                 v.iter()
                     .map(|h| {
-                        let evs: Vec<u64> = h["events"].as_vec().map(|e| e.iter().filter_map(|x| x.as_i64().map(|i| i as u64)).collect()).unwrap_or_default();
+                        let evs: Vec<u64> = h["events"]
+                            .as_vec()
+                            .map(|e| {
+                                e.iter()
+                                    .filter_map(|x| x.as_i64().map(|i| i as u64))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
                         format!("{} {:?}", h["id"].as_str().unwrap_or("?"), evs)
                     })
                     .collect()
@@ -130,7 +165,10 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
             return Err(ctx(format!("hits {got:?}, expected {want:?}")));
         }
         for (h, w) in hits.iter().zip(case["hits"].as_vec().into_iter().flatten()) {
-            if let Some(v) = w["value"].as_f64().or_else(|| w["value"].as_i64().map(|i| i as f64)) {
+            if let Some(v) = w["value"]
+                .as_f64()
+                .or_else(|| w["value"].as_i64().map(|i| i as f64))
+            {
                 if (h.value - v).abs() > 1e-9 {
                     return Err(ctx(format!("hit value {}, expected {v}", h.value)));
                 }
@@ -138,7 +176,11 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
             if let Some(g) = w["group"].as_hash() {
                 for (k, v) in g {
                     let k = k.as_str().unwrap_or_default();
-                    let got = h.group.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone());
+                    let got = h
+                        .group
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .and_then(|(_, v)| v.clone());
                     if got.as_deref() != v.as_str() {
                         return Err(ctx(format!("group {k} = {got:?}, expected {v:?}")));
                     }
@@ -156,12 +198,17 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
 #[test]
 fn semantic_vectors() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     let (mut cases, mut checks, mut failures) = (0, 0, Vec::new());
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
-        let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let docs =
+            YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         for case in docs[0]["cases"].as_vec().expect("cases list") {
             cases += 1;
@@ -174,7 +221,15 @@ fn semantic_vectors() {
     for f in &failures {
         eprintln!("FAIL {f}");
     }
-    eprintln!("vectors: {} files, {cases} cases, {checks} checks, {} failed", files.len(), failures.len());
+    eprintln!(
+        "vectors: {} files, {cases} cases, {checks} checks, {} failed",
+        files.len(),
+        failures.len()
+    );
     assert!(cases > 50, "too few vector cases: {cases}");
-    assert!(failures.is_empty(), "{} vector cases failed", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} vector cases failed",
+        failures.len()
+    );
 }
