@@ -142,7 +142,7 @@ impl Ingestor {
                     sink.rejected(Rejection { origin, reason });
                 }
             }
-            if stats.records_read % 4096 == 0 {
+            if stats.records_read.is_multiple_of(4096) {
                 sink.progress(base + consumed.load(Ordering::Relaxed));
             }
         };
@@ -152,7 +152,6 @@ impl Ingestor {
             }
             decode::read(sniffed, &mut opened.reader, &mut emit).map(Some)
         });
-        drop(emit);
         if let Ok(None) = result {
             self.stats.inputs_skipped += 1;
             sink.input_skipped(input, "not a log (neither JSON nor CSV)");

@@ -18,17 +18,13 @@ pub fn read_csv(reader: &mut dyn BufRead, emit: &mut dyn FnMut(Framed)) -> io::R
         .has_headers(false)
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
-    let headers: Vec<String> = loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => return Ok(Layout::Csv),
-            Ok(true) => {
-                break record
-                    .iter()
-                    .map(|h| clean_header(&String::from_utf8_lossy(h)))
-                    .collect()
-            }
-            Err(e) => return csv_fatal(e, emit, 1).map(|()| Layout::Csv),
-        }
+    let headers: Vec<String> = match csv.read_byte_record(&mut record) {
+        Ok(false) => return Ok(Layout::Csv),
+        Ok(true) => record
+            .iter()
+            .map(|h| clean_header(&String::from_utf8_lossy(h)))
+            .collect(),
+        Err(e) => return csv_fatal(e, emit, 1).map(|()| Layout::Csv),
     };
     let audit_data = headers.iter().position(|h| h == "AuditData");
     let purview = audit_data.is_some()
