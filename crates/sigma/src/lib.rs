@@ -53,6 +53,8 @@
 //! - Correlations: see [`correlation`] for windows, eager vs at-close evaluation, chaining and
 //!   `generate`.
 //! - Placeholders (`|expand`): see [`Config`].
+//! - Log-source routing and field mapping: see [`mapping`] ([`Mapping::builtin`], overridable
+//!   from a file).
 
 mod condition;
 pub mod config;
@@ -60,6 +62,7 @@ pub mod correlation;
 mod detection;
 mod error;
 mod event;
+pub mod mapping;
 mod matcher;
 mod modifiers;
 mod pattern;
@@ -72,5 +75,6 @@ pub use config::Config;
 pub use correlation::{Condition, CorrelationHit, CorrelationRule, CorrelationType, Correlator};
 pub use error::{ConfigError, ErrorKind, LoadError};
 pub use event::{lookup_path, Event};
+pub use mapping::{MappedEvent, Mapping, Route};
 pub use rule::{Level, LogSource, Meta, Rule};
 pub use ruleset::{FilterRule, RuleSet};

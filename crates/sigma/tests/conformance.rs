@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use stormwatch_sigma::{Config, Event, RuleSet};
+use stormwatch_sigma::{Config, Event, Mapping, Rule, RuleSet};
 
 const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/sigma");
 const DIRS: [&str; 4] = [
@@ -122,6 +122,25 @@ impl Event for WinEvent {
 #[test]
 fn every_regression_sample_fires_its_rule() {
     let (set, _) = corpus();
+    regression_suite(&set, &|rule, ev| rule.matches(&WinEvent(ev.clone())));
+}
+
+/// The same suite through the built-in mapping: logsource routing (Windows channel and event id
+/// conditions) and field mapping, as `hunt` will apply them.
+#[test]
+fn every_regression_sample_fires_through_the_builtin_mapping() {
+    let (set, _) = corpus();
+    let mapping = Mapping::builtin();
+    regression_suite(&set, &|rule, ev| {
+        let view = mapping.view("windows", ev);
+        let routed = mapping
+            .route(rule.logsource())
+            .is_some_and(|r| r.accepts("windows", &view));
+        routed && rule.matches(&view)
+    });
+}
+
+fn regression_suite(set: &RuleSet, fire: &dyn Fn(&Rule, &Value) -> bool) {
     let mut infos = Vec::new();
     find_infos(&Path::new(SIGMA).join("regression_data"), &mut infos);
     infos.sort();
