@@ -62,7 +62,7 @@ fn discovery_issuer_binds_keys_and_unknown_kid_refreshes() {
     let new = TestKey::ec("new", "ES256");
     let web = FakeWeb::default();
     web.serve(DISCOVERY, Ok(discovery_doc()));
-    web.serve(JWKS_URL, Ok(testkit::jwks(&[old.jwk.clone()])));
+    web.serve(JWKS_URL, Ok(testkit::jwks(std::slice::from_ref(&old.jwk))));
     let (store, warnings) = KeyStore::load(
         vec![KeySource::Discovery(DISCOVERY.into())],
         Some(Box::new(web.clone())),
@@ -107,7 +107,7 @@ fn discovery_issuer_binds_keys_and_unknown_kid_refreshes() {
 fn refresh_is_rate_limited_and_failures_keep_the_last_good_set() {
     let k = TestKey::ec("k", "ES256");
     let web = FakeWeb::default();
-    web.serve(JWKS_URL, Ok(testkit::jwks(&[k.jwk.clone()])));
+    web.serve(JWKS_URL, Ok(testkit::jwks(std::slice::from_ref(&k.jwk))));
     let (store, _) = KeyStore::load(
         vec![KeySource::Jwks(JWKS_URL.into())],
         Some(Box::new(web.clone())),
@@ -149,7 +149,7 @@ fn refresh_is_rate_limited_and_failures_keep_the_last_good_set() {
 fn header_jku_and_x5u_are_never_fetched() {
     let k = TestKey::ec("k", "ES256");
     let web = FakeWeb::default();
-    web.serve(JWKS_URL, Ok(testkit::jwks(&[k.jwk.clone()])));
+    web.serve(JWKS_URL, Ok(testkit::jwks(std::slice::from_ref(&k.jwk))));
     let (store, _) = KeyStore::load(
         vec![KeySource::Jwks(JWKS_URL.into())],
         Some(Box::new(web.clone())),
@@ -158,7 +158,7 @@ fn header_jku_and_x5u_are_never_fetched() {
     .unwrap();
     let attacker = TestKey::ec("a", "ES256");
     let evil = "https://attacker.test/jwks.json";
-    web.serve(evil, Ok(testkit::jwks(&[attacker.jwk.clone()])));
+    web.serve(evil, Ok(testkit::jwks(std::slice::from_ref(&attacker.jwk))));
     let h =
         json!({"alg": "ES256", "kid": "a", "jku": evil, "x5u": "https://attacker.test/cert.pem"});
     let (v, _) = store.verify(
@@ -194,7 +194,8 @@ fn plain_http_is_refused_except_loopback() {
 fn cache_respects_lifetime_and_generation() {
     let k = TestKey::ec("k", "ES256");
     let keys =
-        stormwatch_token::KeySet::from_jwks(testkit::jwks(&[k.jwk.clone()]).as_bytes()).unwrap();
+        stormwatch_token::KeySet::from_jwks(testkit::jwks(std::slice::from_ref(&k.jwk)).as_bytes())
+            .unwrap();
     let t = k.sign(&testkit::claims(TENANT, "a", NOW));
     let v = stormwatch_token::verify(t.as_bytes(), &keys, &opts(), NOW);
     assert!(v.valid);
