@@ -34,10 +34,6 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Print normalized events as JSON lines (core fields plus the normalized record).
     Dump(cmd::dump::Args),
-    /// Verify bearer tokens strictly (verify), or decode one without trusting it (inspect).
-    Token(cmd::token::Args),
-    /// Forward-auth gateway: refuse forged tokens in front of nginx, Traefik or Envoy.
-    Guard(cmd::guard::Args),
     /// Write a synthetic multi-tenant corpus with a planted forged-token intrusion and decoys.
     Generate(cmd::generate::Args),
     /// Verify bearer tokens strictly (verify), or decode one without trusting it (inspect).
@@ -60,8 +56,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args, globals),
         Command::Dump(args) => cmd::dump::run(args, globals),
-        Command::Token(args) => cmd::token::run(args, globals),
-        Command::Guard(args) => cmd::guard::run(args, globals),
         Command::Generate(args) => cmd::generate::run(args, globals),
         Command::Token(args) => cmd::token::run(args, globals),
         Command::Guard(args) => cmd::guard::run(args, globals),

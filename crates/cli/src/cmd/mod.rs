@@ -1,10 +1,8 @@
 //! One module a subcommand: each owns its clap `Args` and a `run` that returns the exit status.
 
 pub mod dump;
-pub mod guard;
 pub mod generate;
 pub mod guard;
 pub mod inspect;
-pub mod token;
 pub mod rules;
 pub mod token;
