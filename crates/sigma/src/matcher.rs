@@ -92,6 +92,9 @@ pub(crate) struct FieldTest {
 
 const MAX_DEPTH: usize = 64;
 
+/// Shorter literals make poor witnesses (they occur almost everywhere).
+const MIN_WITNESS: usize = 3;
+
 fn scalar_str(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::String(s) => Some(Cow::Borrowed(s)),
@@ -345,9 +348,21 @@ impl FieldTest {
             .tests
             .iter()
             .map(|t| match t {
+                // A number also matches equal numbers written otherwise (`10.0`): only a
+                // canonical integer is a safe witness then.
+                ValueTest::Str {
+                    number: Some(n),
+                    pattern,
+                } if n.fract() != 0.0
+                    || n.abs() > 1e15
+                    || crate::pattern::as_literal(&pattern.toks)
+                        != Some((*n as i64).to_string()) =>
+                {
+                    None
+                }
                 ValueTest::Str { pattern, .. } => {
                     let l = crate::pattern::longest_literal(&pattern.toks);
-                    (!l.is_empty()).then(|| crate::pattern::lower(&l))
+                    (l.len() >= MIN_WITNESS).then(|| l.to_ascii_lowercase())
                 }
                 _ => None,
             })

@@ -55,21 +55,25 @@ pub(crate) fn as_literal(toks: &[Tok]) -> Option<String> {
         .collect()
 }
 
-/// The longest run of literal characters (a necessary substring of any match).
+/// The longest run of literal characters that a raw JSON text spells the same way after ASCII
+/// lower-casing: printable ASCII other than `"` and `\` (which JSON escapes). Any match of the
+/// pattern contains it.
 pub(crate) fn longest_literal(toks: &[Tok]) -> String {
+    let plain = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ';
     let mut best = String::new();
     let mut cur = String::new();
     for t in toks {
-        if let Tok::Char(c) = t {
-            cur.push(*c);
-        } else {
-            if cur.chars().count() > best.chars().count() {
-                best = std::mem::take(&mut cur);
+        match t {
+            Tok::Char(c) if plain(*c) => cur.push(*c),
+            _ => {
+                if cur.len() > best.len() {
+                    best = std::mem::take(&mut cur);
+                }
+                cur.clear();
             }
-            cur.clear();
         }
     }
-    if cur.chars().count() > best.chars().count() {
+    if cur.len() > best.len() {
         best = cur;
     }
     best

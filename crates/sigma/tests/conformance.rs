@@ -140,6 +140,43 @@ fn every_regression_sample_fires_through_the_builtin_mapping() {
     });
 }
 
+/// Witnesses are sound: for every regression event a rule matches, one of the rule's witnesses
+/// occurs in the event's raw JSON text (ASCII-case-insensitively).
+#[test]
+fn witnesses_are_sound_on_regression_samples() {
+    let (set, _) = corpus();
+    let with = set
+        .rules()
+        .iter()
+        .filter(|r| r.witnesses().is_some())
+        .count();
+    eprintln!(
+        "witnesses: {with} of {} rules have a witness set",
+        set.rules().len()
+    );
+    assert!(
+        with * 2 > set.rules().len(),
+        "too few rules with witnesses: {with}"
+    );
+    let checked = std::cell::Cell::new(0);
+    regression_suite(&set, &|rule, ev| {
+        let fires = rule.matches(&WinEvent(ev.clone()));
+        if fires {
+            if let Some(w) = rule.witnesses() {
+                let raw = serde_json::to_string(ev).unwrap().to_ascii_lowercase();
+                assert!(
+                    w.iter().any(|x| raw.contains(x.as_str())),
+                    "rule {}: none of {w:?} in its matching sample",
+                    rule.id()
+                );
+                checked.set(checked.get() + 1);
+            }
+        }
+        fires
+    });
+    assert!(checked.get() > 150, "only {} witness checks", checked.get());
+}
+
 fn regression_suite(set: &RuleSet, fire: &dyn Fn(&Rule, &Value) -> bool) {
     let mut infos = Vec::new();
     find_infos(&Path::new(SIGMA).join("regression_data"), &mut infos);
