@@ -141,6 +141,7 @@ impl RuleSet {
     }
 
     fn add_text(&mut self, text: &str, file: &Path, config: &Config, errors: &mut Vec<LoadError>) {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let docs = match yaml::parse_documents(text) {
             Ok(d) => d,
             Err(e) => {

@@ -8,6 +8,7 @@
 //! - `match` / `nomatch`: events that must / must not match.
 //! - `error`: the load must fail with this reason (`modifier`, `condition`, ...).
 //! - `witnesses`: the expected necessary literals (`~` for none).
+//! - `standalone`: `{id: bool}` — whether a rule or correlation reports on its own.
 //! - `stream`: `[time_seconds, event]` pairs fed through every rule and the correlator;
 //!   `hits`: the expected correlation hits in order, each `{id, events: [stream indexes]}`,
 //!   optionally `value` and `group`.
@@ -111,6 +112,28 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
             )));
         }
         checks += 1;
+    }
+    if let Some(map) = case["standalone"].as_hash() {
+        for (id, want) in map {
+            let id = id.as_str().unwrap_or_default();
+            let got = set
+                .rules()
+                .iter()
+                .find(|r| r.id() == id)
+                .map(|r| r.is_standalone())
+                .or_else(|| {
+                    set.correlations()
+                        .iter()
+                        .find(|c| c.meta.id == id)
+                        .map(|c| c.is_standalone())
+                });
+            if got != want.as_bool() {
+                return Err(ctx(format!(
+                    "standalone of {id}: {got:?}, expected {want:?}"
+                )));
+            }
+            checks += 1;
+        }
     }
     if let Some(stream) = case["stream"].as_vec() {
         let events: Vec<(i64, Value)> = stream
