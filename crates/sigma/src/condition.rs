@@ -95,7 +95,11 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     idents: &'a [String],
+    depth: usize,
 }
+
+/// Nesting limit for parentheses and `not` chains (the parser recurses).
+const MAX_NESTING: usize = 64;
 
 /// Parses a condition against the rule's search identifiers.
 pub(crate) fn parse(cond: &str, idents: &[String]) -> Result<Expr, String> {
@@ -107,6 +111,7 @@ pub(crate) fn parse(cond: &str, idents: &[String]) -> Result<Expr, String> {
         toks,
         pos: 0,
         idents,
+        depth: 0,
     };
     let e = p.or()?;
     if p.pos != p.toks.len() {
@@ -155,11 +160,18 @@ impl Parser<'_> {
     }
 
     fn not(&mut self) -> Result<Expr, String> {
-        if self.peek() == Some(&Token::Not) {
-            self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err("condition nested too deeply".into());
         }
-        self.primary()
+        let r = if self.peek() == Some(&Token::Not) {
+            self.pos += 1;
+            self.not().map(|e| Expr::Not(Box::new(e)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        r
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
@@ -252,5 +264,11 @@ mod tests {
         assert!(parse("a and", &["a".into()]).is_err());
         assert!(parse("(a", &["a".into()]).is_err());
         assert!(parse("a | count() > 5", &["a".into()]).is_err());
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse(&deep, &["a".into()]).is_err());
+        let nots = format!("{}a", "not ".repeat(100_000));
+        assert!(parse(&nots, &["a".into()]).is_err());
+        let ok = format!("{}a{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse(&ok, &["a".into()]).is_ok());
     }
 }

@@ -422,6 +422,47 @@ impl<'a> Correlator<'a> {
         hits
     }
 
+    /// Tells the correlator that time has reached `now_ms` (for long-running streams): expires
+    /// sliding-window events older than the timespan, closes at-close windows that ended, and
+    /// drops empty groups. Returns the at-close hits. Events fed later must not be older.
+    pub fn advance(&mut self, now_ms: i64) -> Vec<CorrelationHit> {
+        let mut hits = Vec::new();
+        for ci in 0..self.state.len() {
+            let Some(corr) = self.set.correlations().get(ci) else {
+                continue;
+            };
+            let span = corr.timespan_ms;
+            let eager = corr.eager();
+            let mut keys: Vec<GroupKey> = self.state[ci].keys().cloned().collect();
+            keys.sort();
+            for key in keys {
+                let Some(mut w) = self.state[ci].remove(&key) else {
+                    continue;
+                };
+                let mut produced = Vec::new();
+                if eager {
+                    while w.entries.front().is_some_and(|e| e.time < now_ms - span) {
+                        w.entries.pop_front();
+                    }
+                } else if w.entries.front().is_some_and(|e| now_ms > e.time + span) {
+                    self.close(ci, &key, &mut w, &mut produced);
+                }
+                if !w.entries.is_empty() {
+                    self.state[ci].insert(key, w);
+                }
+                for h in produced {
+                    self.chain(h, &mut hits, 0);
+                }
+            }
+        }
+        hits
+    }
+
+    /// Number of open groups over all correlations (memory held by the correlator).
+    pub fn open_groups(&self) -> usize {
+        self.state.iter().map(HashMap::len).sum()
+    }
+
     /// Closes every open window (end of input) and returns the at-close hits.
     pub fn flush(&mut self) -> Vec<CorrelationHit> {
         let mut hits = Vec::new();

@@ -156,9 +156,22 @@ fn looks_numeric(s: &str) -> bool {
         || (body.parse::<f64>().is_ok() && body.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
+/// Nesting limit: Sigma documents are shallow, and the tree is dropped recursively.
+const MAX_DEPTH: usize = 128;
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line();
+        if self.error.is_some() {
+            return;
+        }
+        if self.stack.len() >= MAX_DEPTH
+            && matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+        {
+            self.set_error(line, "YAML nested too deeply");
+            self.stack.clear();
+            return;
+        }
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
                 let node = Node {
@@ -235,5 +248,13 @@ mod tests {
         assert!(parse_documents("a: 1\na: 2\n").is_err());
         let err = parse_documents("a: 1\nb: [\n").unwrap_err();
         assert!(err.line >= 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("a: {}1{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        assert!(parse_documents(&deep).is_err());
+        let ok = format!("a: {}1{}\n", "[".repeat(50), "]".repeat(50));
+        assert!(parse_documents(&ok).is_ok());
     }
 }
