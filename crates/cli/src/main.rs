@@ -7,7 +7,6 @@
 
 mod cmd;
 mod input;
-mod table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +33,8 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Print normalized events as JSON lines (core fields plus the normalized record).
     Dump(cmd::dump::Args),
+    /// Hunt logs with Sigma rules and the built-in detections; print detection records.
+    Hunt(cmd::hunt::Args),
     /// Write a synthetic multi-tenant corpus with a planted forged-token intrusion and decoys.
     Generate(cmd::generate::Args),
     /// Verify bearer tokens strictly (verify), or decode one without trusting it (inspect).
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args, globals),
         Command::Dump(args) => cmd::dump::run(args, globals),
         Command::Generate(args) => cmd::generate::run(args, globals),
+        Command::Hunt(args) => cmd::hunt::run(args, globals),
         Command::Token(args) => cmd::token::run(args, globals),
         Command::Guard(args) => cmd::guard::run(args, globals),
         Command::Rules(args) => cmd::rules::run(args, globals),

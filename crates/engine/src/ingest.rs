@@ -92,7 +92,7 @@ impl Ingestor {
     /// Reads one input.
     pub fn run_one(&mut self, input: &Input, sink: &mut dyn Sink) {
         self.stats.inputs += 1;
-        let mut opened = match source::open(input, self.options.limits) {
+        let opened = match source::open(input, self.options.limits) {
             Ok(o) => o,
             Err(e) => {
                 self.stats.inputs_failed += 1;
@@ -100,6 +100,33 @@ impl Ingestor {
                 return;
             }
         };
+        self.read_opened(input, opened, sink);
+    }
+
+    /// Reads any byte stream as an input named `name` (tests, fuzzing, HTTP bodies).
+    pub fn run_reader(
+        &mut self,
+        name: &str,
+        reader: Box<dyn std::io::Read + Send>,
+        sink: &mut dyn Sink,
+    ) {
+        let input = Input {
+            name: name.into(),
+            path: None,
+            size: None,
+            explicit: true,
+        };
+        self.stats.inputs += 1;
+        match source::open_reader(reader, self.options.limits) {
+            Ok(opened) => self.read_opened(&input, opened, sink),
+            Err(e) => {
+                self.stats.inputs_failed += 1;
+                sink.input_failed(&input, &format!("{name}: {e}"));
+            }
+        }
+    }
+
+    fn read_opened(&mut self, input: &Input, mut opened: source::Opened, sink: &mut dyn Sink) {
         let base = self.stats.bytes;
         let mut info = InputInfo {
             compression: opened.compression,

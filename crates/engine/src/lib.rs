@@ -13,13 +13,19 @@
 //!   fields once.
 //! * [`ingest`] drives the three over a set of inputs and keeps the books: every record read is
 //!   either an event or a rejection, never silently dropped.
+//! * [`alert`] is the detection record every detector produces; [`sink`] writes detections as a
+//!   table, CSV, JSON, JSON lines or a standalone HTML report.
 
+pub mod alert;
 pub mod decode;
+pub mod detect;
 pub mod event;
 pub mod ingest;
 pub mod normalize;
+pub mod sink;
 pub mod source;
 pub mod summary;
 
+pub use alert::{Alert, Level, RuleKind, RuleRef};
 pub use event::{CoreFields, Event, LogKind, Origin, Position};
 pub use ingest::{IngestOptions, IngestStats, Ingestor, Rejection};

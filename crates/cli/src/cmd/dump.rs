@@ -30,6 +30,29 @@ pub struct Args {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// The event filters `dump` and `hunt` share.
+pub struct DumpFilters {
+    pub kinds: Vec<LogKind>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl DumpFilters {
+    /// Kind in the list (if any); time within `[from, to)` (if given; timeless events fail).
+    pub fn keeps(&self, event: &stormwatch_engine::Event) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&event.kind) {
+            return false;
+        }
+        if self.from.is_none() && self.to.is_none() {
+            return true;
+        }
+        let Some(t) = event.core.time else {
+            return false;
+        };
+        !(self.from.is_some_and(|f| t < f) || self.to.is_some_and(|to| t >= to))
+    }
+}
+
 pub fn parse_kind(s: &str) -> Result<LogKind, String> {
     LogKind::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = LogKind::ALL.iter().map(|k| k.name()).collect();
@@ -46,18 +69,14 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut written = 0u64;
     let mut write_error: Option<std::io::Error> = None;
+    let filters = DumpFilters {
+        kinds: args.kind.clone(),
+        from: args.from,
+        to: args.to,
+    };
     let outcome = read_inputs(&args.input, globals, &mut |event| {
-        if write_error.is_some() {
+        if write_error.is_some() || !filters.keeps(&event) {
             return;
-        }
-        if !args.kind.is_empty() && !args.kind.contains(&event.kind) {
-            return;
-        }
-        if args.from.is_some() || args.to.is_some() {
-            let Some(t) = event.core.time else { return };
-            if args.from.is_some_and(|f| t < f) || args.to.is_some_and(|to| t >= to) {
-                return;
-            }
         }
         let result = serde_json::to_writer(&mut out, &event).map_err(std::io::Error::from);
         match result.and_then(|()| out.write_all(b"\n")) {

@@ -1,10 +1,10 @@
 //! `stormwatch inspect`: what is in these logs — the summary a responder reads first.
 
 use crate::input::{read_inputs, InputArgs};
-use crate::table::Table;
 use crate::Globals;
 use std::process::ExitCode;
 use stormwatch_engine::event::format_time;
+use stormwatch_engine::sink::table::Table;
 use stormwatch_engine::summary::{ranked, Summary};
 use stormwatch_engine::LogKind;
 

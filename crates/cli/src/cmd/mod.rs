@@ -3,6 +3,7 @@
 pub mod dump;
 pub mod generate;
 pub mod guard;
+pub mod hunt;
 pub mod inspect;
 pub mod rules;
 pub mod token;

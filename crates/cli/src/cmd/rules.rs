@@ -5,11 +5,11 @@
 //! stderr too (results-only stdout), or as one JSON object on stdout with `--format json`.
 //! Exit status: 0 all loaded, 1 some rejected, 2 nothing could be read or a bad `--config`.
 
-use crate::table::Table;
 use crate::Globals;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use stormwatch_engine::sink::table::Table;
 use stormwatch_sigma::{Config, ErrorKind, RuleSet};
 
 /// Work with Sigma rules.
@@ -67,7 +67,10 @@ fn run_check(args: CheckArgs, globals: Globals) -> ExitCode {
     for e in &errors {
         eprintln!("{e}");
     }
-    let unreadable = errors.iter().filter(|e| matches!(e.kind, ErrorKind::Io(_))).count();
+    let unreadable = errors
+        .iter()
+        .filter(|e| matches!(e.kind, ErrorKind::Io(_)))
+        .count();
     if set.documents_read() == 0 && (unreadable > 0 || errors.iter().all(|e| e.rule_id.is_none())) {
         if errors.is_empty() {
             eprintln!("stormwatch: no rules found");
@@ -107,9 +110,18 @@ fn run_check(args: CheckArgs, globals: Globals) -> ExitCode {
         Format::Table if !globals.quiet => {
             let mut t = Table::new(&["", "count"]).right(1);
             t.row(vec!["loaded".into(), set.len().to_string()]);
-            t.row(vec!["  detection rules".into(), set.rules().len().to_string()]);
-            t.row(vec!["    reported on their own".into(), standalone.to_string()]);
-            t.row(vec!["  correlation rules".into(), set.correlations().len().to_string()]);
+            t.row(vec![
+                "  detection rules".into(),
+                set.rules().len().to_string(),
+            ]);
+            t.row(vec![
+                "    reported on their own".into(),
+                standalone.to_string(),
+            ]);
+            t.row(vec![
+                "  correlation rules".into(),
+                set.correlations().len().to_string(),
+            ]);
             t.row(vec!["  filters".into(), set.filters().len().to_string()]);
             t.row(vec!["rejected".into(), errors.len().to_string()]);
             for (reason, n) in &by_reason {

@@ -1,4 +1,5 @@
 //! Plain aligned text tables for the terminal (no colours, so they survive copy and paste).
+//! Shared by every table the binary prints (inspect, hunt).
 
 /// A table: a header row and data rows, columns aligned; numeric columns right-aligned.
 pub struct Table {

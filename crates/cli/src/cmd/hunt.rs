@@ -1,0 +1,267 @@
+//! `stormwatch hunt`: run detections over logs and print detection records.
+
+use crate::cmd::dump::{parse_time, DumpFilters};
+use crate::input::{print_reconciliation, read_inputs, InputArgs};
+use crate::Globals;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use stormwatch_engine::detect::sigma::SigmaDetector;
+use stormwatch_engine::detect::Detector;
+use stormwatch_engine::sink::{self, Format, ReportInfo};
+use stormwatch_engine::{Alert, Level};
+use stormwatch_sigma::{Config, Mapping, RuleSet};
+
+/// Hunt logs for intrusions: Sigma rules (`--rules`) and the built-in detections, over any mix
+/// of M365 UAL, Entra sign-in and audit logs, Windows events and generic JSON. Detection records
+/// go to stdout (or `--output`); progress, notes and the summary to stderr.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Sigma rules: a file or a directory (recursive). Repeatable.
+    #[arg(long, short = 'r', value_name = "DIR|FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Turn off the built-in detections.
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Placeholder values for `|expand` (YAML), merged over the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub sigma_config: Option<PathBuf>,
+
+    /// Log-source routing and field mapping (YAML), merged over the built-in mapping.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+
+    /// Output format. `jsonl` streams one detection record a line as found; the others are
+    /// reports sorted by time.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Write results to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only detections at or above this level.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub min_level: Option<Level>,
+
+    /// Only detections of these rule ids (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub rule_id: Vec<String>,
+
+    /// Only detections of rules with this tag (repeatable; e.g. attack.t1114).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+
+    /// Only detections of rules with this status (repeatable; stable, test, experimental…).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+
+    /// Only events at or after this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only events before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+    Html,
+}
+
+impl OutputFormat {
+    fn sink(self) -> Format {
+        match self {
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Csv => Format::Csv,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Jsonl => Format::Jsonl,
+            OutputFormat::Html => Format::Html,
+        }
+    }
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::from_name(s).ok_or_else(|| {
+        format!("unknown level {s:?}; one of: informational, low, medium, high, critical")
+    })
+}
+
+impl Args {
+    fn wanted(&self, a: &Alert) -> bool {
+        self.min_level.is_none_or(|m| a.rule.level >= m)
+            && (self.rule_id.is_empty() || self.rule_id.contains(&a.rule.id))
+            && (self.tag.is_empty()
+                || self
+                    .tag
+                    .iter()
+                    .any(|t| a.rule.tags.iter().any(|x| x.eq_ignore_ascii_case(t))))
+            && (self.status.is_empty()
+                || a.rule
+                    .status
+                    .as_deref()
+                    .is_some_and(|s| self.status.iter().any(|x| x.eq_ignore_ascii_case(s))))
+    }
+}
+
+fn load_rules(args: &Args, quiet: bool) -> Result<(RuleSet, Mapping), String> {
+    let mut config = Config::builtin();
+    if let Some(path) = &args.sigma_config {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        config
+            .merge_yaml_str(&text, path)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut mapping = Mapping::builtin();
+    if let Some(path) = &args.mapping {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        mapping
+            .merge_yaml_str(&text, path)
+            .map_err(|e| e.to_string())?;
+    }
+    for path in &args.rules {
+        if !path.exists() {
+            return Err(format!("{}: no such file or directory", path.display()));
+        }
+    }
+    let (set, errors) = RuleSet::load_paths(&args.rules, &config);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if !quiet && !args.rules.is_empty() {
+        eprintln!(
+            "{} Sigma rules loaded ({} correlations, {} filters), {} rejected",
+            set.rules().len(),
+            set.correlations().len(),
+            set.filters().len(),
+            errors.len()
+        );
+    }
+    Ok((set, mapping))
+}
+
+pub fn run(args: Args, globals: Globals) -> ExitCode {
+    let (set, mapping) = match load_rules(&args, globals.quiet) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("stormwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("stormwatch: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut detectors: Vec<Box<dyn Detector + '_>> = Vec::new();
+    if !args.rules.is_empty() {
+        detectors.push(Box::new(SigmaDetector::new(&set, &mapping)));
+    }
+    let mut notes = Vec::new();
+    if !args.no_builtin {
+        notes.push("no built-in detections are available in this build yet".to_string());
+    }
+    let streaming = args.format == OutputFormat::Jsonl;
+    let filters = DumpFilters {
+        kinds: Vec::new(),
+        from: args.from,
+        to: args.to,
+    };
+    let mut kept: Vec<Alert> = Vec::new();
+    let mut fresh: Vec<Alert> = Vec::new();
+    let mut evaluated = 0u64;
+    let mut write_error: Option<std::io::Error> = None;
+    let mut emit = |alerts: &mut Vec<Alert>, kept: &mut Vec<Alert>, out: &mut dyn Write| {
+        for a in alerts.drain(..).filter(|a| args.wanted(a)) {
+            if streaming {
+                if let Err(e) = sink::write_jsonl(out, &a) {
+                    write_error.get_or_insert(e);
+                }
+            } else {
+                kept.push(a);
+            }
+        }
+    };
+    let outcome = read_inputs(&args.input, globals, &mut |event| {
+        if !filters.keeps(&event) {
+            return;
+        }
+        evaluated += 1;
+        for d in detectors.iter_mut() {
+            d.observe(&event, &mut fresh);
+        }
+        emit(&mut fresh, &mut kept, &mut *out);
+    });
+    for d in detectors.iter_mut() {
+        d.finish(&mut fresh, &mut notes);
+    }
+    emit(&mut fresh, &mut kept, &mut *out);
+    let info = ReportInfo {
+        records_read: outcome.stats.records_read,
+        records_evaluated: evaluated,
+        records_rejected: outcome.stats.rejected,
+        rules_loaded: set.len(),
+        inputs: outcome
+            .files
+            .iter()
+            .map(|(i, _, _)| i.name.to_string())
+            .collect(),
+        notes: notes.clone(),
+    };
+    let count = if streaming { None } else { Some(kept.len()) };
+    if !streaming {
+        sink::sort(&mut kept);
+        if let Err(e) = sink::write_report(args.format.sink(), &mut *out, &kept, &info) {
+            write_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = write_error.or_else(|| out.flush().err()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("stormwatch: writing results failed: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if !globals.quiet {
+        for note in &notes {
+            eprintln!("note: {note}");
+        }
+        let skipped = outcome.stats.events - evaluated;
+        let extra = match count {
+            Some(n) => {
+                format!("; {evaluated} evaluated ({skipped} outside --from/--to); {n} detections")
+            }
+            None => format!("; {evaluated} evaluated ({skipped} outside --from/--to)"),
+        };
+        print_reconciliation(&outcome.stats, &extra);
+        if let Some(n) = count {
+            let by_level: Vec<String> = sink::level_counts(&kept)
+                .iter()
+                .map(|(l, n)| format!("{n} {l}"))
+                .collect();
+            if n > 0 {
+                eprintln!("detections by level: {}", by_level.join(", "));
+            }
+        }
+    }
+    if outcome.nothing_read() {
+        eprintln!("stormwatch: no input could be read");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,259 @@
+//! Sigma rules as a detector: log-source routing, field mapping, matching, correlations.
+//!
+//! Each rule is routed once, at construction, to the log kinds its logsource maps to; an event
+//! meets only the rules of its kind (and the route's `where` conditions). Rules without a route
+//! (a logsource no mapping knows) never match and are counted, not hidden. Matches of rules
+//! that correlations use are fed to the [`Correlator`]; its hits become `correlation`
+//! detections listing the contributing records' ids.
+
+use super::Detector;
+use crate::alert::{Alert, Level, RuleKind, RuleRef};
+use crate::event::{Event, LogKind};
+use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use stormwatch_sigma::{Correlator, Mapping, Route, RuleSet};
+
+/// An engine event as Sigma sees it: the normalized record, with the event's UTC time.
+struct SigmaView<'a>(&'a Event);
+
+impl stormwatch_sigma::Event for SigmaView<'_> {
+    fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
+        stormwatch_sigma::Event::field(&self.0.record, name)
+    }
+
+    fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        stormwatch_sigma::Event::any_value(&self.0.record, f)
+    }
+
+    fn timestamp_ms(&self) -> Option<i64> {
+        self.0.core.time.map(|t| t.timestamp_millis())
+    }
+}
+
+/// What a correlation needs to name the events it saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    record_id: Option<String>,
+    tenant: Option<String>,
+    user: Option<String>,
+    ip: Option<String>,
+    app_id: Option<String>,
+}
+
+/// Sigma rules, routed and ready to evaluate.
+pub struct SigmaDetector<'a> {
+    set: &'a RuleSet,
+    mapping: &'a Mapping,
+    /// Rule indices per log kind, with their routes.
+    by_kind: HashMap<LogKind, Vec<(usize, Route)>>,
+    correlator: Correlator<'a>,
+    seen: Vec<Seen>,
+    unrouted: usize,
+    matches: u64,
+}
+
+/// Maps a Sigma level to a detection level (`informational` when the rule gives none).
+pub fn level(l: Option<stormwatch_sigma::Level>) -> Level {
+    l.and_then(|l| Level::from_name(l.as_str()))
+        .unwrap_or(Level::Informational)
+}
+
+impl<'a> SigmaDetector<'a> {
+    pub fn new(set: &'a RuleSet, mapping: &'a Mapping) -> Self {
+        let mut by_kind: HashMap<LogKind, Vec<(usize, Route)>> = HashMap::new();
+        let mut unrouted = 0;
+        for (i, rule) in set.rules().iter().enumerate() {
+            let Some(route) = mapping.route(rule.logsource()) else {
+                unrouted += 1;
+                continue;
+            };
+            let mut any = false;
+            for kind in route.kinds() {
+                if let Some(k) = LogKind::ALL.into_iter().find(|k| k.name() == kind) {
+                    by_kind.entry(k).or_default().push((i, route.clone()));
+                    any = true;
+                }
+            }
+            if !any {
+                unrouted += 1;
+            }
+        }
+        SigmaDetector {
+            set,
+            mapping,
+            by_kind,
+            correlator: Correlator::new(set),
+            seen: Vec::new(),
+            unrouted,
+            matches: 0,
+        }
+    }
+
+    /// Rules whose logsource maps to no log kind stormwatch reads.
+    pub fn unrouted(&self) -> usize {
+        self.unrouted
+    }
+
+    fn rule_ref(&self, index: usize) -> RuleRef {
+        let r = &self.set.rules()[index];
+        RuleRef {
+            id: r.id().to_string(),
+            title: r.title().to_string(),
+            level: level(r.level()),
+            kind: RuleKind::Sigma,
+            tags: r.meta.tags.clone(),
+            status: r.meta.status.clone(),
+        }
+    }
+
+    fn correlation_alert(&self, hit: &stormwatch_sigma::CorrelationHit) -> Alert {
+        let c = &self.set.correlations()[hit.correlation];
+        let seen: Vec<&Seen> = hit
+            .events
+            .iter()
+            .filter_map(|r| self.seen.get(*r as usize))
+            .collect();
+        let common = |f: fn(&Seen) -> &Option<String>| {
+            let first = seen.first().and_then(|s| f(s).clone())?;
+            seen.iter()
+                .all(|s| f(s).as_deref() == Some(first.as_str()))
+                .then_some(first)
+        };
+        let group: serde_json::Map<String, Value> = hit
+            .group
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let time = chrono::DateTime::from_timestamp_millis(hit.last_ms);
+        Alert {
+            time,
+            rule: RuleRef {
+                id: c.meta.id.clone(),
+                title: c.meta.title.clone(),
+                level: level(c.meta.level),
+                kind: RuleKind::Correlation,
+                tags: c.meta.tags.clone(),
+                status: c.meta.status.clone(),
+            },
+            tenant: common(|s| &s.tenant),
+            user: common(|s| &s.user),
+            ip: common(|s| &s.ip),
+            app_id: common(|s| &s.app_id),
+            event_ids: seen.iter().filter_map(|s| s.record_id.clone()).collect(),
+            source: None,
+            summary: format!(
+                "{} ({}: {} over {} events)",
+                c.meta.title,
+                c.kind.as_str(),
+                hit.value,
+                hit.events.len()
+            ),
+            evidence: json!({
+                "correlation_type": c.kind.as_str(),
+                "value": hit.value,
+                "group": group,
+                "field_value": hit.field_value,
+                "first": chrono::DateTime::from_timestamp_millis(hit.first_ms).map(crate::event::format_time),
+                "last": time.map(crate::event::format_time),
+            }),
+        }
+    }
+}
+
+impl Detector for SigmaDetector<'_> {
+    fn name(&self) -> &str {
+        "sigma"
+    }
+
+    fn observe(&mut self, event: &Event, out: &mut Vec<Alert>) {
+        let Some(rules) = self.by_kind.get(&event.kind) else {
+            return;
+        };
+        let view = SigmaView(event);
+        let kind = event.kind.name();
+        let mapped = self.mapping.view(kind, &view);
+        let mut hits = Vec::new();
+        for (index, route) in rules {
+            if !route.accepts(kind, &mapped) {
+                continue;
+            }
+            let rule = &self.set.rules()[*index];
+            if !rule.matches(&mapped) {
+                continue;
+            }
+            self.matches += 1;
+            if rule.is_standalone() {
+                let summary = format!("{} ({})", rule.title(), describe(event));
+                let evidence = json!({"logsource": format!("{:?}", rule.logsource())});
+                out.push(Alert::for_event(
+                    self.rule_ref(*index),
+                    event,
+                    summary,
+                    evidence,
+                ));
+            }
+            if self.correlator.wants(*index) {
+                if let Some(t) = event.core.time {
+                    let reference = self.seen.len() as u64;
+                    let c = &event.core;
+                    self.seen.push(Seen {
+                        record_id: c.record_id.clone(),
+                        tenant: c.tenant.clone(),
+                        user: c.user.clone(),
+                        ip: c.ip.map(|i| i.to_string()),
+                        app_id: c.app_id.clone(),
+                    });
+                    hits.extend(self.correlator.feed(
+                        *index,
+                        &mapped,
+                        t.timestamp_millis(),
+                        reference,
+                    ));
+                }
+            }
+        }
+        for hit in hits {
+            if self.set.correlations()[hit.correlation].is_standalone() {
+                out.push(self.correlation_alert(&hit));
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {
+        for hit in self.correlator.flush() {
+            if self.set.correlations()[hit.correlation].is_standalone() {
+                out.push(self.correlation_alert(&hit));
+            }
+        }
+        if self.unrouted > 0 {
+            notes.push(format!(
+                "{} Sigma rules have a logsource no log kind maps to; they were not evaluated",
+                self.unrouted
+            ));
+        }
+    }
+}
+
+/// `user from ip via app` — the who/where of an event for a one-line summary.
+fn describe(e: &Event) -> String {
+    let c = &e.core;
+    let mut parts = Vec::new();
+    if let Some(op) = &c.operation {
+        parts.push(op.clone());
+    }
+    if let Some(u) = &c.user {
+        parts.push(format!("by {u}"));
+    }
+    if let Some(ip) = c.ip {
+        parts.push(format!("from {ip}"));
+    }
+    if let Some(a) = &c.app_id {
+        parts.push(format!("with app {a}"));
+    }
+    if parts.is_empty() {
+        e.kind.name().to_string()
+    } else {
+        parts.join(" ")
+    }
+}
