@@ -36,7 +36,11 @@ fn setup() -> &'static (KeySet, Options) {
 fuzz_target!(|data: &[u8]| {
     let (keys, opts) = setup();
     let v = verify(data, keys, opts, 1_700_000_000);
-    assert!(v.reason != Reason::Valid, "fuzzed bytes verified: {}", v.to_json());
+    assert!(
+        v.reason != Reason::Valid,
+        "fuzzed bytes verified: {}",
+        v.to_json()
+    );
     let _ = v.to_json();
     let _ = jws::parse(data);
     let _ = jws::decode_untrusted(data);
