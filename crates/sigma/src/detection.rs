@@ -86,7 +86,9 @@ fn keyword_test(items: &[&Node], config: &Config) -> Result<FieldTest, CompileEr
         all: false,
         neq: false,
         exists: None,
-    })
+        accel: None,
+    }
+    .finish())
 }
 
 fn compile_map(
@@ -111,7 +113,7 @@ fn compile_map(
                 }
             }
         }
-        out.push(t);
+        out.push(t.finish());
     }
     Ok(out)
 }

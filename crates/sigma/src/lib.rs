@@ -56,6 +56,7 @@
 //! - Log-source routing and field mapping: see [`mapping`] ([`Mapping::builtin`], overridable
 //!   from a file).
 
+mod accel;
 mod condition;
 pub mod config;
 pub mod correlation;
@@ -75,6 +76,6 @@ pub use config::Config;
 pub use correlation::{Condition, CorrelationHit, CorrelationRule, CorrelationType, Correlator};
 pub use error::{ConfigError, ErrorKind, LoadError};
 pub use event::{lookup_path, Event};
-pub use mapping::{MappedEvent, Mapping, Route};
+pub use mapping::{IndexedEvent, MappedEvent, Mapping, Route, Router};
 pub use rule::{Level, LogSource, Meta, Rule};
 pub use ruleset::{FilterRule, RuleSet};

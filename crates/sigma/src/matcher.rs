@@ -7,6 +7,7 @@
 //! matches an absent field or a JSON null; `''` matches only an empty string. Objects never
 //! match a value test. Nothing here panics or recurses without bound.
 
+use crate::accel::Accel;
 use crate::event::Event;
 use crate::pattern::Pattern;
 use crate::timeparts;
@@ -88,6 +89,8 @@ pub(crate) struct FieldTest {
     pub neq: bool,
     /// `|exists: true/false`.
     pub exists: Option<bool>,
+    /// Set matching for long lists (see [`Accel`]); built by [`FieldTest::finish`].
+    pub accel: Option<Accel>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -222,7 +225,7 @@ impl ValueTest {
         match self {
             ValueTest::Str { pattern, number } => {
                 if let Some(s) = &sc.s {
-                    if pattern.is_match_prepared(s, if pattern.cased { s } else { sc.lowered() }) {
+                    if pattern.is_match_with(s, || sc.lowered()) {
                         return true;
                     }
                 }
@@ -292,6 +295,33 @@ impl ValueTest {
 }
 
 impl FieldTest {
+    /// Completes compilation (set matching for long lists).
+    pub fn finish(mut self) -> FieldTest {
+        if !self.all {
+            self.accel = Accel::build(&self.tests);
+        }
+        self
+    }
+
+    /// True if any value test matches one of the prepared scalars.
+    fn any_of(&self, prepared: &[Scalar<'_>], is_null: bool, event: &dyn Event) -> bool {
+        let Some(acc) = &self.accel else {
+            return self.tests.iter().any(|t| match t {
+                ValueTest::Null => is_null,
+                t => prepared.iter().any(|sc| t.scalar(sc, event)),
+            });
+        };
+        let ascii = |sc: &Scalar<'_>| sc.s.as_deref().is_some_and(str::is_ascii);
+        if prepared.iter().any(|sc| ascii(sc) && acc.any(sc.lowered())) {
+            return true;
+        }
+        self.tests.iter().enumerate().any(|(i, t)| match t {
+            ValueTest::Null => is_null,
+            t if acc.covered[i] => prepared.iter().any(|sc| !ascii(sc) && t.scalar(sc, event)),
+            t => prepared.iter().any(|sc| t.scalar(sc, event)),
+        })
+    }
+
     pub fn matches(&self, event: &dyn Event) -> bool {
         let Some(name) = &self.field else {
             return self.keywords(event);
@@ -315,12 +345,12 @@ impl FieldTest {
         };
         if self.neq {
             return !matches!(value.as_deref(), None | Some(Value::Null))
-                && !self.tests.iter().any(test);
+                && !self.any_of(&prepared, is_null, event);
         }
         if self.all {
             !self.tests.is_empty() && self.tests.iter().all(test)
         } else {
-            self.tests.iter().any(test)
+            self.any_of(&prepared, is_null, event)
         }
     }
 
@@ -334,7 +364,7 @@ impl FieldTest {
         } else {
             event.any_value(&mut |s| {
                 let sc = Scalar::from_str(s);
-                self.tests.iter().any(|t| t.scalar(&sc, event))
+                self.any_of(std::slice::from_ref(&sc), false, event)
             })
         }
     }

@@ -157,6 +157,7 @@ pub(crate) fn compile_field(
         all,
         neq,
         exists: None,
+        accel: None,
     };
 
     if meaning == Meaning::Exists {

@@ -110,6 +110,8 @@ pub(crate) enum StrMatcher {
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     pub matcher: StrMatcher,
+    /// The (lower-cased) needle is ASCII, so ASCII values can be compared without allocating.
+    ascii_needle: bool,
     pub cased: bool,
     /// The tokens as written (after modifiers), for witnesses and display.
     pub toks: Vec<Tok>,
@@ -125,25 +127,38 @@ impl Pattern {
             })
             .collect();
         let matcher = classify(&norm);
+        let ascii_needle = match &matcher {
+            StrMatcher::Exact(s)
+            | StrMatcher::Prefix(s)
+            | StrMatcher::Suffix(s)
+            | StrMatcher::Contains(s) => s.is_ascii(),
+            StrMatcher::Glob(_) => false,
+        };
         Pattern {
             matcher,
+            ascii_needle,
             cased,
             toks,
         }
     }
 
-    /// Matches with the value's lower-cased form computed by the caller (once per value).
-    pub fn is_match_prepared(&self, value: &str, lowered: &str) -> bool {
-        self.matcher
-            .is_match(if self.cased { value } else { lowered })
+    /// Matches `value`; `lowered` supplies its lower-cased form (computed at most once per
+    /// value by the caller) when the allocation-free ASCII path does not apply.
+    pub fn is_match_with<'v>(&self, value: &'v str, lowered: impl FnOnce() -> &'v str) -> bool {
+        if self.cased {
+            return self.matcher.is_match(value);
+        }
+        if self.ascii_needle {
+            if let Some(r) = self.matcher.is_match_ascii_ci(value) {
+                return r;
+            }
+        }
+        self.matcher.is_match(lowered())
     }
 
     pub fn is_match(&self, value: &str) -> bool {
-        if self.cased {
-            self.matcher.is_match(value)
-        } else {
-            self.matcher.is_match(&lower(value))
-        }
+        let cell = std::cell::OnceCell::new();
+        self.is_match_with(value, || cell.get_or_init(|| lower(value)).as_str())
     }
 }
 
@@ -183,7 +198,56 @@ fn classify(toks: &[Tok]) -> StrMatcher {
     StrMatcher::Glob(toks.to_vec())
 }
 
+/// ASCII case-insensitive substring search; `needle` is lower-case ASCII.
+fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let upper = first.to_ascii_uppercase();
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        match hay[i..=last_start]
+            .iter()
+            .position(|&b| b == first || b == upper)
+        {
+            None => return false,
+            Some(off) => {
+                let at = i + off;
+                if hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest) {
+                    return true;
+                }
+                i = at + 1;
+            }
+        }
+    }
+    false
+}
+
 impl StrMatcher {
+    /// Case-insensitive match without allocating, for an ASCII value and a plain shape.
+    /// `None` when this fast path does not apply.
+    fn is_match_ascii_ci(&self, v: &str) -> Option<bool> {
+        if !v.is_ascii() {
+            return None;
+        }
+        let h = v.as_bytes();
+        Some(match self {
+            StrMatcher::Exact(s) => h.eq_ignore_ascii_case(s.as_bytes()),
+            StrMatcher::Prefix(s) => {
+                h.len() >= s.len() && h[..s.len()].eq_ignore_ascii_case(s.as_bytes())
+            }
+            StrMatcher::Suffix(s) => {
+                h.len() >= s.len() && h[h.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
+            }
+            StrMatcher::Contains(s) => contains_ascii_ci(h, s.as_bytes()),
+            StrMatcher::Glob(_) => return None,
+        })
+    }
+
     fn is_match(&self, v: &str) -> bool {
         match self {
             StrMatcher::Exact(s) => v == s,
@@ -253,6 +317,26 @@ mod tests {
         assert!(m("", ""));
         assert!(!m("", "x"));
         assert!(m("*", ""));
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees() {
+        for (p, v) in [
+            ("*abc*", "xxABcxx"),
+            ("*abc*", "ab"),
+            ("*abc*", "aabc"),
+            ("*aab*", "aaab"),
+            ("abc*", "ABCdef"),
+            ("*def", "abcDEF"),
+            ("abc", "ABC"),
+            ("*k*", "\u{212A}"),
+            ("*é*", "É"),
+            ("**", ""),
+        ] {
+            let pat = Pattern::new(parse_sigma_string(p), false);
+            let slow = pat.matcher.is_match(&lower(v));
+            assert_eq!(pat.is_match(v), slow, "{p} on {v}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use stormwatch_sigma::{Config, Event, Mapping, Rule, RuleSet};
+use stormwatch_sigma::{Config, Event, Mapping, Router, Rule, RuleSet};
 
 const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/sigma");
 const DIRS: [&str; 4] = [
@@ -175,6 +175,21 @@ fn witnesses_are_sound_on_regression_samples() {
         fires
     });
     assert!(checked.get() > 150, "only {} witness checks", checked.get());
+}
+
+/// The hot-path API `hunt` uses: a [`Router`] checks each distinct route once per event, and an
+/// [`IndexedEvent`] resolves fields with one hash probe.
+#[test]
+fn every_regression_sample_fires_through_router_and_index() {
+    let (set, _) = corpus();
+    let mapping = Mapping::builtin();
+    let router = Router::new(&mapping, &set);
+    let index_of = |rule: &Rule| set.rules().iter().position(|r| std::ptr::eq(r, rule));
+    regression_suite(&set, &|rule, ev| {
+        let ix = mapping.index("windows", ev);
+        let candidates = router.candidates("windows", &ix);
+        index_of(rule).is_some_and(|i| candidates.binary_search(&i).is_ok()) && rule.matches(&ix)
+    });
 }
 
 fn regression_suite(set: &RuleSet, fire: &dyn Fn(&Rule, &Value) -> bool) {
