@@ -26,6 +26,13 @@
 //!   scalar styles (`serde_yaml` is archived and loses positions), so every [`LoadError`] reads
 //!   `FILE:LINE: rule ID: reason`.
 //! - **Witnesses.** [`Rule::witnesses`] gives necessary literals for a byte-scan prefilter.
+//! - **Hot path.** [`Router`] checks each distinct logsource route once per event;
+//!   [`Mapping::index`] resolves an event's fields once ([`IndexedEvent`]); long value lists
+//!   are matched as sets (hash sets, Aho-Corasick).
+//!
+//! Typical use (`hunt`): `RuleSet::load_paths` → `Mapping::builtin` → `Router::new`; per event
+//! `mapping.index(kind, &value)`, `router.candidates(kind, &ev)`, `rule.matches(&ev)`, and
+//! `Correlator::feed` for rules a correlation [`wants`](Correlator::wants); `flush` at the end.
 //!
 //! # Semantics (where the spec leaves room, the choice made here)
 //! - Strings compare case-insensitively unless `|cased`; `re` is case-sensitive unless `|i`.
