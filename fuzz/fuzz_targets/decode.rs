@@ -27,11 +27,13 @@ impl Sink for Count {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // Two threads: JSON lines take the chunked, parallel path (others are sequential anyway).
     let options = IngestOptions {
         limits: Limits {
             bomb_ratio: 100,
             bomb_floor: 1 << 20,
         },
+        threads: 2,
     };
     let mut ingestor = Ingestor::new(options);
     let mut sink = Count::default();

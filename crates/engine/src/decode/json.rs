@@ -1,6 +1,6 @@
 //! JSON layouts: JSON lines, arrays, and streams of concatenated (pretty-printed) values.
 
-use super::{open_envelope, Contents, Framed, Layout};
+use super::{open_envelope, Contents, Framed};
 use crate::event::Position;
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
@@ -19,6 +19,16 @@ pub fn read_line_bounded(
     cap: usize,
 ) -> io::Result<Option<bool>> {
     buf.clear();
+    append_line_bounded(reader, buf, cap)
+}
+
+/// Like [`read_line_bounded`], but appends to `buf`; `cap` bounds the appended line.
+pub fn append_line_bounded(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<Option<bool>> {
+    let start = buf.len();
     let mut seen_any = false;
     let mut cut = false;
     loop {
@@ -35,7 +45,7 @@ pub fn read_line_bounded(
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
-        let room = cap.saturating_sub(buf.len());
+        let room = cap.saturating_sub(buf.len() - start);
         if chunk.len() > room {
             cut = true;
         }
@@ -93,31 +103,46 @@ fn emit_value(value: Value, at: Position, at_start: bool, emit: &mut dyn FnMut(F
     }
 }
 
-/// Input starting with `{`: JSON lines if the first line is a whole value, else a stream of
-/// (pretty-printed) values.
-pub fn read_objects(reader: &mut dyn BufRead, emit: &mut dyn FnMut(Framed)) -> io::Result<Layout> {
-    let mut line = Vec::with_capacity(64 << 10);
-    let Some(cut) = read_line_bounded(reader, &mut line, MAX_LINE)? else {
-        return Ok(Layout::Empty);
-    };
-    let first = trim(&line);
-    let pretty = !cut
-        && matches!(
-            serde_json::from_slice::<Value>(first),
-            Err(e) if e.classify() == serde_json::error::Category::Eof
-        );
-    if pretty {
-        let mut data = line;
-        data.push(b'\n');
-        reader.read_to_end(&mut data)?;
-        read_stream(&data, emit);
-        return Ok(Layout::JsonStream);
-    }
-    read_lines_after(reader, line, cut, emit)?;
-    Ok(Layout::JsonLines)
+/// Whether a first line starting with `{` opens a multi-line (pretty-printed) value rather
+/// than holding one whole value.
+pub fn opens_pretty_value(first_line: &[u8], cut: bool) -> bool {
+    !cut && matches!(
+        serde_json::from_slice::<Value>(trim(first_line)),
+        Err(e) if e.classify() == serde_json::error::Category::Eof
+    )
 }
 
-/// JSON lines, the hot path: each line holds exactly one value. `line` is line 1, already read.
+/// A stream of (pretty-printed) values whose first line has been read already.
+pub fn read_pretty(
+    reader: &mut dyn BufRead,
+    mut data: Vec<u8>,
+    emit: &mut dyn FnMut(Framed),
+) -> io::Result<()> {
+    data.push(b'\n');
+    reader.read_to_end(&mut data)?;
+    read_stream(&data, emit);
+    Ok(())
+}
+
+/// Frames one line of JSON lines: blank lines hold nothing, a cut line is rejected, anything
+/// else must be exactly one JSON value (an envelope yields its items).
+pub fn frame_line(line: &[u8], number: u64, cut: bool, emit: &mut dyn FnMut(Framed)) {
+    if cut {
+        let reason = format!("line longer than {} MiB", MAX_LINE >> 20);
+        emit(Framed::Bad(Position::Line(number), reason));
+        return;
+    }
+    let text = trim(line);
+    if text.is_empty() {
+        return;
+    }
+    match serde_json::from_slice::<Value>(text) {
+        Ok(v) => emit_value(v, Position::Line(number), false, emit),
+        Err(e) => emit(Framed::Bad(Position::Line(number), describe(&e, true))),
+    }
+}
+
+/// JSON lines, sequentially. `line` is line 1, already read.
 pub fn read_lines_after(
     reader: &mut dyn BufRead,
     mut line: Vec<u8>,
@@ -126,18 +151,7 @@ pub fn read_lines_after(
 ) -> io::Result<()> {
     let mut number = 1u64;
     loop {
-        let text = trim(&line);
-        if cut {
-            emit(Framed::Bad(
-                Position::Line(number),
-                format!("line longer than {} MiB", MAX_LINE >> 20),
-            ));
-        } else if !text.is_empty() {
-            match serde_json::from_slice::<Value>(text) {
-                Ok(v) => emit_value(v, Position::Line(number), false, emit),
-                Err(e) => emit(Framed::Bad(Position::Line(number), describe(&e, true))),
-            }
-        }
+        frame_line(&line, number, cut, emit);
         match read_line_bounded(reader, &mut line, MAX_LINE)? {
             Some(c) => cut = c,
             None => return Ok(()),

@@ -14,6 +14,7 @@
 //! so one value may yield several records; what a record itself wraps is [`crate::normalize`]'s
 //! job.
 
+pub mod chunks;
 mod csv;
 mod json;
 mod sniff;

@@ -15,12 +15,12 @@ const EVTX_REASON: &str =
 pub struct Sniffed {
     pub layout: Layout,
     /// The first line (and whether it was cut), where it had to be read to decide.
-    first_line: Option<(Vec<u8>, bool)>,
+    pub first_line: Option<(Vec<u8>, bool)>,
 }
 
 /// Decides the layout from the first bytes (see the module doc of [`super`]). Leading
-/// whitespace is consumed. `{` is reported as JSON lines; whether it is a stream of pretty
-/// values instead is decided on reading.
+/// whitespace is consumed; for `{` and for anything that is not an array, the first line is
+/// read (and kept for [`read`]).
 pub fn sniff(reader: &mut dyn BufRead) -> io::Result<Sniffed> {
     let first = loop {
         let buf = match reader.fill_buf() {
@@ -48,7 +48,19 @@ pub fn sniff(reader: &mut dyn BufRead) -> io::Result<Sniffed> {
     };
     let layout = match first {
         b'[' => Layout::JsonArray,
-        b'{' => Layout::JsonLines,
+        b'{' => {
+            let mut line = Vec::new();
+            let cut = json::read_line_bounded(reader, &mut line, json::MAX_LINE)?.unwrap_or(false);
+            let layout = if json::opens_pretty_value(&line, cut) {
+                Layout::JsonStream
+            } else {
+                Layout::JsonLines
+            };
+            return Ok(Sniffed {
+                layout,
+                first_line: Some((line, cut)),
+            });
+        }
         _ => {
             let mut line = Vec::new();
             let cut = json::read_line_bounded(reader, &mut line, json::MAX_LINE)?.unwrap_or(false);
@@ -91,11 +103,15 @@ pub fn read(
             let mut rest = io::Cursor::new(line).chain(reader);
             csv::read_csv(&mut rest, emit)
         }
-        (_, Some((line, cut))) => {
-            // Neither JSON nor CSV: every line is reported as the malformed record it is.
-            json::read_lines_after(reader, line, cut, emit).map(|()| Layout::Unknown)
+        (Layout::JsonStream, Some((line, _))) => {
+            json::read_pretty(reader, line, emit).map(|()| Layout::JsonStream)
         }
-        (_, None) => json::read_objects(reader, emit),
+        (layout, Some((line, cut))) => {
+            // JSON lines; or neither JSON nor CSV, when every line is reported as the
+            // malformed record it is.
+            json::read_lines_after(reader, line, cut, emit).map(|()| layout)
+        }
+        (layout, None) => Ok(layout),
     }
 }
 
