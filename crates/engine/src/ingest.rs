@@ -209,7 +209,9 @@ impl Ingestor {
     }
 }
 
-/// A framed record after normalization.
+/// A framed record after normalization. Most outcomes are events, so boxing them to shrink
+/// the rare rejection would cost an allocation per record for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Outcome {
     Event(Event),
     Rejected(Rejection),
