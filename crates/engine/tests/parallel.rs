@@ -41,7 +41,7 @@ fn corpus() -> Vec<u8> {
     for i in 0..20_000 {
         match i % 997 {
             13 => text.push_str("{\"broken\": \n"),
-            14 => text.push_str("\n"),
+            14 => text.push('\n'),
             15 => text.push_str(&format!("{{\"records\":[{{\"Workload\":\"Exchange\",\"Id\":\"e{i}a\"}},{{\"Workload\":\"Exchange\",\"Id\":\"e{i}b\"}}]}}\n")),
             _ => text.push_str(&format!(
                 "{{\"CreationTime\":\"2024-02-01T16:07:34\",\"Id\":\"r{i}\",\"Operation\":\"MailItemsAccessed\",\"Workload\":\"Exchange\",\"pad\":\"{}\"}}\n",
