@@ -441,10 +441,18 @@ impl<'a> Correlator<'a> {
                 };
                 let mut produced = Vec::new();
                 if eager {
-                    while w.entries.front().is_some_and(|e| e.time < now_ms - span) {
+                    while w
+                        .entries
+                        .front()
+                        .is_some_and(|e| e.time < now_ms.saturating_sub(span))
+                    {
                         w.entries.pop_front();
                     }
-                } else if w.entries.front().is_some_and(|e| now_ms > e.time + span) {
+                } else if w
+                    .entries
+                    .front()
+                    .is_some_and(|e| now_ms > e.time.saturating_add(span))
+                {
                     self.close(ci, &key, &mut w, &mut produced);
                 }
                 if !w.entries.is_empty() {
@@ -529,7 +537,7 @@ impl<'a> Correlator<'a> {
             while w
                 .entries
                 .front()
-                .is_some_and(|e| e.time < now - corr.timespan_ms)
+                .is_some_and(|e| e.time < now.saturating_sub(corr.timespan_ms))
             {
                 w.entries.pop_front();
             }
@@ -542,7 +550,7 @@ impl<'a> Correlator<'a> {
         } else {
             if w.entries
                 .front()
-                .is_some_and(|e| now > e.time + corr.timespan_ms)
+                .is_some_and(|e| now > e.time.saturating_add(corr.timespan_ms))
             {
                 self.close(ci, &key, &mut w, &mut produced);
             }

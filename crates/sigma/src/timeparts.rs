@@ -160,7 +160,7 @@ pub(crate) fn parse_str(s: &str) -> Option<Parts> {
     if let Some(sign) = tz.strip_prefix(['+', '-']) {
         let neg = tz.starts_with('-');
         let digits: String = sign.chars().filter(|c| *c != ':').collect();
-        if digits.len() < 2 {
+        if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let h = i64::from(num(&digits[..2])?);
@@ -218,5 +218,21 @@ mod tests {
         assert_eq!((e.year, e.month, e.day, e.hour), (2023, 11, 14, 22));
         assert!(parse_str("nonsense-at-all").is_none());
         assert!(parse_str("ééééééééééé").is_none());
+        for odd in [
+            "2024-01-01T00:00:00+1é",
+            "2024-01-01T00:00:00+é",
+            "2024-01-01Té",
+            "2024-01-01T1:2:3.é",
+            "2024-1é-01",
+        ] {
+            let _ = parse_str(odd);
+        }
+        // Every prefix of a valid timestamp, and odd bytes spliced in, never panic.
+        let full = "2024-02-29T23:59:60.123456+05:30";
+        for i in 0..=full.len() {
+            let _ = parse_str(&full[..i]);
+            let spliced = format!("{}\u{00e9}{}", &full[..i], &full[i..]);
+            let _ = parse_str(&spliced);
+        }
     }
 }

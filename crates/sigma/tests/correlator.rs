@@ -33,3 +33,14 @@ fn advance_closes_windows_and_frees_groups() {
     assert_eq!(c.open_groups(), 0, "expired groups are dropped");
     assert!(c.flush().is_empty());
 }
+
+#[test]
+fn extreme_times_do_not_overflow() {
+    let (set, _) = RuleSet::from_yaml_str(RULES, Path::new("c.yml"), &Config::builtin());
+    let mut c = Correlator::new(&set);
+    for t in [i64::MIN, -1, 0, i64::MAX, i64::MIN] {
+        let _ = c.feed(0, &json!({"A": 1, "U": "x"}), t, 1);
+        let _ = c.advance(t);
+    }
+    let _ = c.flush();
+}
