@@ -42,6 +42,9 @@ fn sigmahq_corpus_loads_with_nothing_rejected() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rejected"], 0, "{stderr}");
     assert!(v["loaded"].as_u64().unwrap() > 3700, "{v}");
+    // Linux, macOS, network... rules have no log kind in the built-in mapping.
+    let unrouted = v["unrouted"].as_u64().unwrap();
+    assert!(unrouted > 0 && unrouted < 1500, "{v}");
     // The table goes to stderr and stdout stays clean.
     let out = stormwatch()
         .args(["rules", "check"])
@@ -140,7 +143,34 @@ fn placeholder_config_overrides_and_is_validated() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::write(
+        dir.join("map.yaml"),
+        "logsources:\n  - logsource: {product: windows}\n    kinds: [win]\n",
+    )
+    .unwrap();
+    let out = stormwatch()
+        .args(["rules", "check", "--format", "json", "--config"])
+        .arg(dir.join("cfg.yaml"))
+        .arg("--mapping")
+        .arg(dir.join("map.yaml"))
+        .arg(dir.join("p.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unrouted"], 0);
     std::fs::write(dir.join("bad.yaml"), "nonsense: 1\n").unwrap();
+    let out = stormwatch()
+        .args(["rules", "check", "--mapping"])
+        .arg(dir.join("bad.yaml"))
+        .arg(dir.join("p.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     let out = stormwatch()
         .args(["rules", "check", "--config"])
         .arg(dir.join("bad.yaml"))

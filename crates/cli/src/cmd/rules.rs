@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use stormwatch_engine::sink::table::Table;
-use stormwatch_sigma::{Config, ErrorKind, RuleSet};
+use stormwatch_sigma::{Config, ErrorKind, Mapping, Router, RuleSet};
 
 /// Work with Sigma rules.
 #[derive(clap::Args, Debug)]
@@ -34,6 +34,11 @@ pub struct CheckArgs {
     /// YAML file with placeholder values for `|expand` (overrides the built-in defaults).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Log-source routing and field mapping file merged over the built-in one; the totals then
+    /// count the rules no mapping entry routes to a log kind.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
 
     /// Totals as a table on stderr, or one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -63,7 +68,18 @@ fn run_check(args: CheckArgs, globals: Globals) -> ExitCode {
         },
         None => Config::builtin(),
     };
+    let mapping = match &args.mapping {
+        Some(path) => match Mapping::from_file(path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("stormwatch: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Mapping::builtin(),
+    };
     let (set, errors) = RuleSet::load_paths(&args.paths, &config);
+    let unrouted = Router::new(&mapping, &set).unrouted().len();
     for e in &errors {
         eprintln!("{e}");
     }
@@ -101,6 +117,7 @@ fn run_check(args: CheckArgs, globals: Globals) -> ExitCode {
                 "rules": set.rules().len(),
                 "correlations": set.correlations().len(),
                 "filters": set.filters().len(),
+                "unrouted": unrouted,
                 "rejected": errors.len(),
                 "rejected_by_reason": by_reason,
                 "errors": errs,
@@ -123,6 +140,7 @@ fn run_check(args: CheckArgs, globals: Globals) -> ExitCode {
                 set.correlations().len().to_string(),
             ]);
             t.row(vec!["  filters".into(), set.filters().len().to_string()]);
+            t.row(vec!["unrouted (no log kind)".into(), unrouted.to_string()]);
             t.row(vec!["rejected".into(), errors.len().to_string()]);
             for (reason, n) in &by_reason {
                 t.row(vec![format!("  {reason}"), n.to_string()]);
