@@ -56,7 +56,9 @@
 //! - Conditions: `or` < `and` < `not` precedence; `them` excludes `_` identifiers; a list of
 //!   conditions is their OR.
 //! - Filters (`filter:` documents) apply as `rule AND NOT filter` to the rules they name (all
-//!   rules when they name none) whose logsource includes the filter's logsource.
+//!   rules when they name none or say `any`/`all`) whose logsource includes the filter's
+//!   logsource: the filter condition says what to suppress, as in the specification's example
+//!   (pySigma appends `AND filter` and writes its filters as `not selection`).
 //! - Correlations: see [`correlation`] for windows, eager vs at-close evaluation, chaining and
 //!   `generate`.
 //! - Placeholders (`|expand`): see [`Config`].

@@ -91,7 +91,13 @@ fn compile_doc(doc: &Node, file: &Path, config: &Config) -> Result<Doc, CompileE
         return Ok(Doc::Correlation(CorrelationRule::compile(doc, meta)?));
     }
     if let Some(f) = doc.get("filter") {
-        let rules = f.get("rules").map(Node::as_string_list).unwrap_or_default();
+        // `rules: any` / `all` (pySigma) or an empty list: every rule of the logsource.
+        let mut rules = f.get("rules").map(Node::as_string_list).unwrap_or_default();
+        if let [one] = rules.as_slice() {
+            if one.eq_ignore_ascii_case("any") || one.eq_ignore_ascii_case("all") {
+                rules.clear();
+            }
+        }
         let detection = Detection::compile(f, config, &["rules"])?;
         return Ok(Doc::Filter(FilterRule {
             meta,
