@@ -9,13 +9,16 @@
 //!   temporal_ordered) are evaluated on a sliding window each time an event arrives; a hit
 //!   empties the group's window, so one burst gives one hit.
 //! - **At-close** conditions (any `lt`/`lte`/`eq`/`neq` bound, and every value_avg and
-//!   value_percentile) are evaluated on a window anchored at the group's first event, when an
+//!   value_percentile / value_median) are evaluated on a window anchored at the group's first event, when an
 //!   event falls outside it or at [`Correlator::flush`]; the next window starts afresh.
 //! - `temporal` without a condition needs every referenced rule; with one, the condition is on
 //!   the number of distinct rules seen. `temporal_ordered` counts how many of the rules were seen
 //!   in the listed order (greedily, earliest first); without a condition all are needed.
-//! - value_percentile: for each distinct value of `field` in the window, the percentage of the
-//!   window's events carrying it; each value meeting the condition gives a hit (rarity).
+//! - value_percentile (as pySigma): the `percentile` (0–100, required) of the numeric values of
+//!   `field` in the window, linearly interpolated between closest ranks; value_median (a pySigma
+//!   extension) is the 50th percentile. Non-numeric values are ignored.
+//! - `timespan` units: `s`, `m`, `h`, `d`, `w`, and pySigma's `M` (30.44 days) and `y` (365.24
+//!   days).
 //! - A group-by field absent from an event groups under "absent" (a value of its own).
 //! - Chaining: a correlation's hit is fed to the correlations that reference it, as an event
 //!   whose fields are the group-by values and whose time is the hit's last event time.
@@ -39,6 +42,8 @@ pub enum CorrelationType {
     ValueSum,
     ValueAvg,
     ValuePercentile,
+    /// pySigma extension: the median of `field`.
+    ValueMedian,
 }
 
 impl CorrelationType {
@@ -51,6 +56,7 @@ impl CorrelationType {
             "value_sum" => Self::ValueSum,
             "value_avg" => Self::ValueAvg,
             "value_percentile" => Self::ValuePercentile,
+            "value_median" => Self::ValueMedian,
             _ => return None,
         })
     }
@@ -65,6 +71,7 @@ impl CorrelationType {
             Self::ValueSum => "value_sum",
             Self::ValueAvg => "value_avg",
             Self::ValuePercentile => "value_percentile",
+            Self::ValueMedian => "value_median",
         }
     }
 }
@@ -80,6 +87,8 @@ pub struct Condition {
     pub eq: Option<f64>,
     pub neq: Option<f64>,
     pub field: Option<String>,
+    /// For value_percentile: which percentile (0–100).
+    pub percentile: Option<f64>,
 }
 
 impl Condition {
@@ -145,6 +154,8 @@ pub(crate) fn parse_timespan(s: &str) -> Option<i64> {
         'h' => 3_600_000,
         'd' => 86_400_000,
         'w' => 7 * 86_400_000,
+        'M' => 2_629_746_000,
+        'y' => 31_556_952_000,
         _ => return None,
     };
     (n > 0).then(|| n.checked_mul(mult)).flatten()
@@ -197,6 +208,21 @@ impl CorrelationRule {
                     condition.field = v.as_scalar_string();
                     continue;
                 }
+                if k == "percentile" {
+                    condition.percentile = match &v.kind {
+                        Kind::Number(n) => {
+                            n.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p))
+                        }
+                        _ => None,
+                    };
+                    if condition.percentile.is_none() {
+                        return Err(structure(
+                            v.line,
+                            "'percentile' must be a number from 0 to 100",
+                        ));
+                    }
+                    continue;
+                }
                 let x = match &v.kind {
                     Kind::Number(n) => n.parse::<f64>().ok(),
                     _ => None,
@@ -226,11 +252,18 @@ impl CorrelationRule {
                 | CorrelationType::ValueSum
                 | CorrelationType::ValueAvg
                 | CorrelationType::ValuePercentile
+                | CorrelationType::ValueMedian
         );
         if needs_field && condition.field.is_none() {
             return Err(structure(
                 c.line,
                 format!("{} needs 'field' in its condition", kind.as_str()),
+            ));
+        }
+        if kind == CorrelationType::ValuePercentile && condition.percentile.is_none() {
+            return Err(structure(
+                c.line,
+                "value_percentile needs 'percentile' (0-100) in its condition",
             ));
         }
         let temporal = matches!(
@@ -293,7 +326,9 @@ impl CorrelationRule {
         self.condition.only_lower_bounds()
             && !matches!(
                 self.kind,
-                CorrelationType::ValueAvg | CorrelationType::ValuePercentile
+                CorrelationType::ValueAvg
+                    | CorrelationType::ValuePercentile
+                    | CorrelationType::ValueMedian
             )
     }
 
@@ -340,8 +375,6 @@ pub struct CorrelationHit {
     pub group: Vec<(String, Option<String>)>,
     /// The measured value (count, distinct count, sum, average or percentage).
     pub value: f64,
-    /// For value_percentile: the rare value.
-    pub field_value: Option<String>,
     pub first_ms: i64,
     pub last_ms: i64,
     /// The caller's references of the contributing events, in arrival order.
@@ -543,7 +576,7 @@ impl<'a> Correlator<'a> {
             }
             if let Some(m) = metric(corr, &w.entries) {
                 if corr.condition.holds(m) {
-                    produced.push(make_hit(ci, corr, &key, m, None, &w.entries));
+                    produced.push(make_hit(ci, corr, &key, m, &w.entries));
                     w.entries.clear();
                 }
             }
@@ -598,32 +631,9 @@ impl<'a> Correlator<'a> {
         if w.entries.is_empty() {
             return;
         }
-        if corr.kind == CorrelationType::ValuePercentile {
-            let total = w.entries.len() as f64;
-            let mut counts: Vec<(String, usize)> = Vec::new();
-            for e in &w.entries {
-                if let Some(v) = &e.value {
-                    match counts.iter_mut().find(|(k, _)| k == v) {
-                        Some((_, n)) => *n += 1,
-                        None => counts.push((v.clone(), 1)),
-                    }
-                }
-            }
-            for (v, n) in counts {
-                let pct = n as f64 * 100.0 / total;
-                if corr.condition.holds(pct) {
-                    let entries: VecDeque<Entry> = w
-                        .entries
-                        .iter()
-                        .filter(|e| e.value.as_deref() == Some(v.as_str()))
-                        .cloned()
-                        .collect();
-                    out.push(make_hit(ci, corr, key, pct, Some(v), &entries));
-                }
-            }
-        } else if let Some(m) = metric(corr, &w.entries) {
+        if let Some(m) = metric(corr, &w.entries) {
             if corr.condition.holds(m) {
-                out.push(make_hit(ci, corr, key, m, None, &w.entries));
+                out.push(make_hit(ci, corr, key, m, &w.entries));
             }
         }
         w.entries.clear();
@@ -663,7 +673,21 @@ fn metric(corr: &CorrelationRule, entries: &VecDeque<Entry>) -> Option<f64> {
             }
             s / n as f64
         }
-        CorrelationType::ValuePercentile => return None,
+        CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
+            let mut xs: Vec<f64> = nums().filter(|x| x.is_finite()).collect();
+            if xs.is_empty() {
+                return None;
+            }
+            xs.sort_by(f64::total_cmp);
+            let p = match corr.kind {
+                CorrelationType::ValueMedian => 50.0,
+                _ => corr.condition.percentile.unwrap_or(50.0),
+            };
+            let rank = p / 100.0 * (xs.len() - 1) as f64;
+            let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+            let (a, b) = (xs[lo.min(xs.len() - 1)], xs[hi.min(xs.len() - 1)]);
+            a + (b - a) * (rank - lo as f64)
+        }
     })
 }
 
@@ -672,7 +696,6 @@ fn make_hit(
     corr: &CorrelationRule,
     key: &GroupKey,
     value: f64,
-    field_value: Option<String>,
     entries: &VecDeque<Entry>,
 ) -> CorrelationHit {
     // For temporal_ordered, events before the first event of the first rule cannot contribute.
@@ -691,7 +714,6 @@ fn make_hit(
             .zip(key.iter().cloned())
             .collect(),
         value,
-        field_value,
         first_ms: entries.first().map_or(0, |e| e.time),
         last_ms: entries.last().map_or(0, |e| e.time),
         events: entries
