@@ -53,7 +53,7 @@ pub(crate) struct Detection {
     condition: Expr,
 }
 
-fn keyword_test(items: &[&Node], config: &Config) -> Result<FieldTest, CompileError> {
+fn keyword_test(items: &[&Node]) -> Result<FieldTest, CompileError> {
     let mut tests = Vec::new();
     for item in items {
         let s = item.as_scalar_string().ok_or_else(|| {
@@ -62,8 +62,6 @@ fn keyword_test(items: &[&Node], config: &Config) -> Result<FieldTest, CompileEr
                 ErrorKind::Structure("a keyword must be a scalar".into()),
             )
         })?;
-        // Reuse the modifier compiler for expansion-free plain values, then add wildcards.
-        let _ = config;
         let mut toks = if matches!(item.kind, Kind::Number(_)) {
             crate::pattern::literal(&s)
         } else {
@@ -138,7 +136,7 @@ fn compile_search(node: &Node, config: &Config) -> Result<Search, CompileError> 
                 }
             }
             if !keywords.is_empty() {
-                alternatives.push(vec![keyword_test(&keywords, config)?]);
+                alternatives.push(vec![keyword_test(&keywords)?]);
             }
         }
         Kind::Null => {
@@ -147,7 +145,7 @@ fn compile_search(node: &Node, config: &Config) -> Result<Search, CompileError> 
                 ErrorKind::Structure("a search identifier cannot be empty".into()),
             ))
         }
-        _ => alternatives.push(vec![keyword_test(&[node], config)?]),
+        _ => alternatives.push(vec![keyword_test(&[node])?]),
     }
     Ok(Search { alternatives })
 }

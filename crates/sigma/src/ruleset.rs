@@ -2,8 +2,8 @@
 //! YAML, and linking — correlations to the rules they reference, filters to the rules they tune,
 //! and `generate` to decide which rules report on their own.
 //!
-//! A broken document is reported and skipped; the rest still load. A correlation or filter that
-//! names an unknown rule is rejected.
+//! A broken document is reported and skipped; the rest still load. A correlation that names an
+//! unknown rule is rejected; a filter naming rules that are not loaded is kept and does nothing.
 
 use crate::correlation::{CorrelationRule, Target};
 use crate::detection::Detection;
@@ -220,9 +220,6 @@ impl RuleSet {
                 if bad.is_some() {
                     break;
                 }
-                if let Some(c) = self.correlations.get(ci) {
-                    let _ = c;
-                }
             }
             match bad {
                 Some((ci, msg)) => {
@@ -280,7 +277,6 @@ impl RuleSet {
         }
         // Filters.
         for f in &self.filters {
-            let mut applied = 0;
             for r in &mut self.rules {
                 let named = if f.rules.is_empty() {
                     true
@@ -289,10 +285,8 @@ impl RuleSet {
                 };
                 if named && f.meta.logsource.is_subset_of(&r.meta.logsource) {
                     r.add_filter(f.detection.clone());
-                    applied += 1;
                 }
             }
-            let _ = applied;
         }
     }
 
