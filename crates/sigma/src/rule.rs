@@ -225,7 +225,9 @@ impl Rule {
     /// Necessary literals (lower-cased): if `Some`, any event this rule matches contains at
     /// least one of them in the string form of one of its values, ASCII-case-insensitively.
     /// `None` means no such set is known (the rule must be evaluated on every event).
-    /// Callers scanning raw JSON must account for JSON escaping (e.g. `\` is written `\\`).
+    /// Witnesses hold only printable ASCII other than `"` and `\`, so they read the same in raw
+    /// JSON text unless the writer escaped plain characters (`\u0063`); a rule number is a
+    /// witness only in canonical integer form (an event writing it as `4.624e3` is not covered).
     pub fn witnesses(&self) -> Option<Vec<String>> {
         let mut w = self.detection.witnesses()?;
         if w.is_empty() {

@@ -94,6 +94,15 @@ fn run_case(file: &str, case: &Yaml) -> Result<usize, String> {
                 if rule.matches(&ev) != want {
                     return Err(ctx(format!("expected {key} for {ev}")));
                 }
+                // Witness soundness: a matching event contains one of the rule's witnesses.
+                if want {
+                    if let Some(w) = rule.witnesses() {
+                        let raw = ev.to_string().to_ascii_lowercase();
+                        if !w.iter().any(|x| raw.contains(x.as_str())) {
+                            return Err(ctx(format!("no witness of {w:?} in matching {ev}")));
+                        }
+                    }
+                }
                 checks += 1;
             }
         }
