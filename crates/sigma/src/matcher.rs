@@ -65,7 +65,8 @@ pub(crate) enum ValueTest {
         pattern: Pattern,
         number: Option<f64>,
     },
-    Regex(regex::Regex),
+    /// A compiled regex and its necessary literals (from its prefixes), if any.
+    Regex(regex::Regex, Option<Vec<String>>),
     Num(Cmp, f64),
     Cidr(IpAddr, u8),
     Time(TimePart, Cmp, f64),
@@ -96,7 +97,7 @@ pub(crate) struct FieldTest {
 const MAX_DEPTH: usize = 64;
 
 /// Shorter literals make poor witnesses (they occur almost everywhere).
-const MIN_WITNESS: usize = 3;
+pub(crate) const MIN_WITNESS: usize = 3;
 
 fn scalar_str(v: &Value) -> Option<Cow<'_, str>> {
     match v {
@@ -234,7 +235,7 @@ impl ValueTest {
                     None => false,
                 }
             }
-            ValueTest::Regex(re) => sc.s.as_deref().is_some_and(|s| re.is_match(s)),
+            ValueTest::Regex(re, _) => sc.s.as_deref().is_some_and(|s| re.is_match(s)),
             ValueTest::Num(cmp, n) => as_f64(&sc.json()).is_some_and(|x| cmp.holds(x, *n)),
             ValueTest::Cidr(net, prefix) => {
                 sc.s.as_deref()
@@ -374,7 +375,7 @@ impl FieldTest {
         if self.neq || self.exists.is_some() || self.tests.is_empty() {
             return None;
         }
-        let lits: Vec<Option<String>> = self
+        let lits: Vec<Option<Vec<String>>> = self
             .tests
             .iter()
             .map(|t| match t {
@@ -392,18 +393,19 @@ impl FieldTest {
                 }
                 ValueTest::Str { pattern, .. } => {
                     let l = crate::pattern::longest_literal(&pattern.toks);
-                    (l.len() >= MIN_WITNESS).then(|| l.to_ascii_lowercase())
+                    (l.len() >= MIN_WITNESS).then(|| vec![l.to_ascii_lowercase()])
                 }
+                ValueTest::Regex(_, w) => w.clone(),
                 _ => None,
             })
             .collect();
         if self.all {
             lits.into_iter()
                 .flatten()
-                .max_by_key(|l| l.len())
-                .map(|l| vec![l])
+                .max_by_key(|set| set.iter().map(String::len).min().unwrap_or(0))
         } else {
-            lits.into_iter().collect()
+            let sets: Option<Vec<Vec<String>>> = lits.into_iter().collect();
+            sets.map(|v| v.concat())
         }
     }
 }

@@ -247,7 +247,7 @@ fn compile_value(
                 .size_limit(1 << 24)
                 .build()
                 .map_err(|e| CompileError::new(line, ErrorKind::Regex(e.to_string())))?;
-            ValueTest::Regex(re)
+            ValueTest::Regex(re, regex_witnesses(s, re_flags))
         }
         Meaning::Cidr => {
             let (addr, prefix) = s.trim().split_once('/').unwrap_or((s.trim(), ""));
@@ -328,6 +328,36 @@ fn compile_value(
     };
     test.tests.push(vt);
     Ok(())
+}
+
+/// Necessary literals of a regex: every match starts with one of its prefix literals (when
+/// the set is finite), so each literal's longest plain ASCII run occurs in any matching value.
+fn regex_witnesses(pattern: &str, flags: (bool, bool, bool)) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::Extractor;
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(flags.0)
+        .multi_line(flags.1)
+        .dot_matches_new_line(flags.2)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let seq = Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > 64 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for lit in literals {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        let best = pattern::longest_literal(&pattern::literal(text)).to_ascii_lowercase();
+        if best.len() < crate::matcher::MIN_WITNESS {
+            return None;
+        }
+        out.push(best);
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
 }
 
 fn unreachable_exists(line: usize) -> Result<ValueTest, CompileError> {
