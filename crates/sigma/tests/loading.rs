@@ -114,3 +114,14 @@ fn placeholder_config_file() {
     assert!(Config::from_file(&cfg).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hunt` shares one rule set across worker threads.
+#[test]
+fn rule_set_mapping_and_router_are_thread_safe() {
+    fn shared<T: Send + Sync>() {}
+    shared::<RuleSet>();
+    shared::<stormwatch_sigma::Mapping>();
+    shared::<stormwatch_sigma::Router>();
+    shared::<Config>();
+    shared::<stormwatch_sigma::LoadError>();
+}
