@@ -20,6 +20,7 @@ pub mod alert;
 pub mod decode;
 pub mod detect;
 pub mod event;
+pub mod incident;
 pub mod ingest;
 pub mod normalize;
 pub mod sink;

@@ -7,9 +7,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use stormwatch_engine::detect::baseline::Baseline;
+use stormwatch_engine::detect::ioc::{self, IocDetector};
+use stormwatch_engine::detect::mailbox::{MailDetector, MailOptions};
 use stormwatch_engine::detect::sigma::SigmaDetector;
+use stormwatch_engine::detect::verdicts::VerdictDetector;
 use stormwatch_engine::detect::Detector;
-use stormwatch_engine::sink::{self, Format, ReportInfo};
+use stormwatch_engine::incident;
+use stormwatch_engine::sink::{self, Format, Report, ReportInfo};
 use stormwatch_engine::{Alert, Level};
 use stormwatch_sigma::{Config, Mapping, RuleSet};
 
@@ -25,9 +30,35 @@ pub struct Args {
     #[arg(long, short = 'r', value_name = "DIR|FILE")]
     pub rules: Vec<PathBuf>,
 
-    /// Turn off the built-in detections.
+    /// Turn off the built-in detections (mail access analysis, IOC feeds, token verdicts).
     #[arg(long)]
     pub no_builtin: bool,
+
+    /// An IOC feed to match (STIX 2.1 bundle, CSV `type,value,description,valid_from,valid_until`,
+    /// or a plain list). Repeatable. The built-in storm-0558 feed is always on with the built-ins.
+    #[arg(long, value_name = "FILE")]
+    pub ioc: Vec<PathBuf>,
+
+    /// A persisted mail-client baseline to start from (see --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write the mail-client baseline after this run (what was loaded plus what was seen).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Days at the start of each tenant's data that form its mail-client baseline.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub learn_days: i64,
+
+    /// How long before a mail access a sign-in by the same user and address still backs it.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    pub signin_window: i64,
+
+    /// Also write incident and campaign records (`"type": "incident"` / `"campaign"`) in json
+    /// and jsonl output. Tables and HTML always show incidents first.
+    #[arg(long)]
+    pub incidents: bool,
 
     /// Placeholder values for `|expand` (YAML), merged over the built-in ones.
     #[arg(long, value_name = "FILE")]
@@ -151,6 +182,63 @@ fn load_rules(args: &Args, quiet: bool) -> Result<(RuleSet, Mapping), String> {
     Ok((set, mapping))
 }
 
+type Builtins = (MailDetector, IocDetector, VerdictDetector);
+
+/// The built-in detectors, configured from the arguments (`None` with `--no-builtin`).
+fn builtins(args: &Args, notes: &mut Vec<String>) -> Result<Option<Builtins>, String> {
+    if args.no_builtin {
+        if !args.ioc.is_empty() || args.baseline.is_some() {
+            return Err(
+                "--ioc and --baseline need the built-in detections (drop --no-builtin)".into(),
+            );
+        }
+        return Ok(None);
+    }
+    let baseline = match &args.baseline {
+        Some(path) => Baseline::load(path).map_err(|e| e.to_string())?,
+        None => Baseline::default(),
+    };
+    let options = MailOptions {
+        learn_days: args.learn_days,
+        signin_window_secs: args.signin_window * 3600,
+        ..MailOptions::default()
+    };
+    let mut indicators = ioc::storm_0558();
+    for path in &args.ioc {
+        let (found, warnings) = ioc::load_feed(path).map_err(|e| e.to_string())?;
+        notes.extend(warnings);
+        indicators.extend(found);
+    }
+    Ok(Some((
+        MailDetector::new(options, baseline),
+        IocDetector::new(indicators),
+        VerdictDetector,
+    )))
+}
+
+/// Every active detector, in a fixed order.
+fn detectors<'s, 'r>(
+    sigma: &'s mut Option<SigmaDetector<'r>>,
+    mail: &'s mut Option<MailDetector>,
+    ioc: &'s mut Option<IocDetector>,
+    verdicts: &'s mut Option<VerdictDetector>,
+) -> Vec<&'s mut dyn Detector> {
+    let mut v: Vec<&'s mut dyn Detector> = Vec::new();
+    if let Some(d) = sigma {
+        v.push(d);
+    }
+    if let Some(d) = mail {
+        v.push(d);
+    }
+    if let Some(d) = ioc {
+        v.push(d);
+    }
+    if let Some(d) = verdicts {
+        v.push(d);
+    }
+    v
+}
+
 pub fn run(args: Args, globals: Globals) -> ExitCode {
     let (set, mapping) = match load_rules(&args, globals.quiet) {
         Ok(x) => x,
@@ -169,14 +257,19 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
         },
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let mut detectors: Vec<Box<dyn Detector + '_>> = Vec::new();
-    if !args.rules.is_empty() {
-        detectors.push(Box::new(SigmaDetector::new(&set, &mapping)));
-    }
     let mut notes = Vec::new();
-    if !args.no_builtin {
-        notes.push("no built-in detections are available in this build yet".to_string());
-    }
+    let mut sigma = (!args.rules.is_empty()).then(|| SigmaDetector::new(&set, &mapping));
+    let builtins = match builtins(&args, &mut notes) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("stormwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut mail, mut ioc, mut verdicts) = match builtins {
+        Some((m, i, v)) => (Some(m), Some(i), Some(v)),
+        None => (None, None, None),
+    };
     let streaming = args.format == OutputFormat::Jsonl;
     let filters = DumpFilters {
         kinds: Vec::new(),
@@ -193,9 +286,11 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
                 if let Err(e) = sink::write_jsonl(out, &a) {
                     write_error.get_or_insert(e);
                 }
-            } else {
-                kept.push(a);
+                if !args.incidents {
+                    continue;
+                }
             }
+            kept.push(a);
         }
     };
     let outcome = read_inputs(&args.input, globals, &mut |event| {
@@ -203,13 +298,21 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
             return;
         }
         evaluated += 1;
-        for d in detectors.iter_mut() {
+        for d in detectors(&mut sigma, &mut mail, &mut ioc, &mut verdicts) {
             d.observe(&event, &mut fresh);
         }
         emit(&mut fresh, &mut kept, &mut *out);
     });
-    for d in detectors.iter_mut() {
+    for d in detectors(&mut sigma, &mut mail, &mut ioc, &mut verdicts) {
         d.finish(&mut fresh, &mut notes);
+    }
+    if let (Some(path), Some(m)) = (&args.write_baseline, &mail) {
+        let text =
+            serde_json::to_string_pretty(&m.updated_baseline().to_json()).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("stormwatch: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
     }
     emit(&mut fresh, &mut kept, &mut *out);
     let info = ReportInfo {
@@ -225,11 +328,23 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
         notes: notes.clone(),
     };
     let count = if streaming { None } else { Some(kept.len()) };
-    if !streaming {
-        sink::sort(&mut kept);
-        if let Err(e) = sink::write_report(args.format.sink(), &mut *out, &kept, &info) {
-            write_error.get_or_insert(e);
-        }
+    sink::sort(&mut kept);
+    let incidents = incident::incidents(&kept);
+    let campaigns = incident::campaigns(&kept);
+    let report = Report {
+        alerts: &kept,
+        incidents: &incidents,
+        campaigns: &campaigns,
+        info: &info,
+        incident_records: args.incidents,
+    };
+    let written = if streaming {
+        sink::write_group_records(&mut *out, &report)
+    } else {
+        sink::write_report(args.format.sink(), &mut *out, &report)
+    };
+    if let Err(e) = written {
+        write_error.get_or_insert(e);
     }
     if let Some(e) = write_error.or_else(|| out.flush().err()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

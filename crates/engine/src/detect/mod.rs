@@ -5,7 +5,14 @@
 //! (correlation windows still open, baselines). A detector that cannot work on the input (no
 //! sign-in logs for a sign-in join) says so in a note: it never silently passes.
 
+pub mod baseline;
+pub mod builtin_rules;
+mod bulk;
+pub mod ioc;
+pub mod mailbox;
 pub mod sigma;
+pub mod signins;
+pub mod verdicts;
 
 use crate::alert::Alert;
 use crate::event::Event;

@@ -153,7 +153,6 @@ impl<'a> SigmaDetector<'a> {
                 "correlation_type": c.kind.as_str(),
                 "value": hit.value,
                 "group": group,
-                "field_value": hit.field_value,
                 "first": chrono::DateTime::from_timestamp_millis(hit.first_ms).map(crate::event::format_time),
                 "last": time.map(crate::event::format_time),
             }),

@@ -1,7 +1,7 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no script, no network) that
 //! opens anywhere — summary by level, rule and tenant, a timeline chart, the detections table.
 
-use super::{level_counts, ReportInfo};
+use super::{level_counts, Report};
 use crate::alert::{Alert, Level};
 use crate::event::format_time;
 use std::collections::BTreeMap;
@@ -41,7 +41,8 @@ th{background:#f0f0f0}.lvl{color:#fff;border-radius:3px;padding:0 .4rem;font-wei
 .card b{font-size:1.4rem;display:block}code{font-size:.8rem;word-break:break-all}";
 
 /// Renders the whole report.
-pub fn render(alerts: &[Alert], info: &ReportInfo) -> String {
+pub fn render(r: &Report<'_>) -> String {
+    let (alerts, info) = (r.alerts, r.info);
     let mut h = String::new();
     let _ = write!(
         h,
@@ -72,6 +73,40 @@ pub fn render(alerts: &[Alert], info: &ReportInfo) -> String {
         );
     }
     h.push_str("</div>");
+    if !r.incidents.is_empty() {
+        h.push_str(
+            "<h2>Incidents</h2><table><thead><tr><th>incident</th><th>level</th><th>tenant</th>\
+                    <th>first</th><th>last</th><th>summary</th></tr></thead><tbody>",
+        );
+        for i in r.incidents {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><span class=\"lvl\" style=\"background:{}\">{}</span></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&i.id),
+                color(i.level),
+                i.level.name(),
+                escape(i.tenant.as_deref().unwrap_or("-")),
+                i.first.map(format_time).unwrap_or_default(),
+                i.last.map(format_time).unwrap_or_default(),
+                escape(&i.summary(alerts)),
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    if !r.campaigns.is_empty() {
+        h.push_str("<h2>Campaigns</h2><table><thead><tr><th>indicator</th><th>tenants</th><th>detections</th></tr></thead><tbody>");
+        for c in r.campaigns {
+            let tenants: Vec<&str> = c.tenants.iter().map(String::as_str).collect();
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(&c.indicator),
+                escape(&tenants.join(", ")),
+                c.detections
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
     h.push_str(&group_table("By rule", "rule", alerts, |a| {
         a.rule.title.clone()
     }));

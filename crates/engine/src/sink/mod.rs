@@ -8,6 +8,7 @@ pub mod table;
 
 use crate::alert::{Alert, Level};
 use crate::event::format_time;
+use crate::incident::{Campaign, Incident};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -21,6 +22,16 @@ pub enum Format {
     Json,
     Jsonl,
     Html,
+}
+
+/// A whole run's results.
+pub struct Report<'a> {
+    pub alerts: &'a [Alert],
+    pub incidents: &'a [Incident],
+    pub campaigns: &'a [Campaign],
+    pub info: &'a ReportInfo,
+    /// Write incident and campaign records in machine formats (`--incidents`).
+    pub incident_records: bool,
 }
 
 /// What a report says besides the detections.
@@ -48,35 +59,98 @@ pub fn sort(alerts: &mut [Alert]) {
     });
 }
 
-/// Writes a whole report in a non-streaming format.
-pub fn write_report(
-    format: Format,
-    out: &mut dyn Write,
-    alerts: &[Alert],
-    info: &ReportInfo,
-) -> io::Result<()> {
+/// Writes a whole report in a non-streaming format (JSON lines: the detections, then the
+/// incident and campaign records when asked).
+pub fn write_report(format: Format, out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
+    let (alerts, info) = (r.alerts, r.info);
     match format {
-        Format::Jsonl => alerts.iter().try_for_each(|a| write_jsonl(out, a)),
+        Format::Jsonl => {
+            alerts.iter().try_for_each(|a| write_jsonl(out, a))?;
+            write_group_records(out, r)
+        }
         Format::Json => {
-            let v = json!({
+            let mut v = json!({
                 "summary": {
                     "records_read": info.records_read,
                     "records_evaluated": info.records_evaluated,
                     "records_rejected": info.records_rejected,
                     "rules_loaded": info.rules_loaded,
                     "detections": alerts.len(),
+                    "incidents": r.incidents.len(),
                     "by_level": counts(alerts.iter().map(|a| a.rule.level.name())),
                     "notes": info.notes,
                 },
                 "detections": alerts,
             });
+            if r.incident_records {
+                v["incidents"] = r.incidents.iter().map(|i| i.to_json(alerts)).collect();
+                v["campaigns"] = r.campaigns.iter().map(Campaign::to_json).collect();
+            }
             serde_json::to_writer_pretty(&mut *out, &v)?;
             out.write_all(b"\n")
         }
         Format::Csv => write_csv(out, alerts),
-        Format::Table => out.write_all(render_table(alerts).as_bytes()),
-        Format::Html => out.write_all(html::render(alerts, info).as_bytes()),
+        Format::Table => out.write_all(render_tables(r).as_bytes()),
+        Format::Html => out.write_all(html::render(r).as_bytes()),
     }
+}
+
+/// Incident and campaign records as JSON lines, when asked.
+pub fn write_group_records(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
+    if !r.incident_records {
+        return Ok(());
+    }
+    for i in r.incidents {
+        serde_json::to_writer(&mut *out, &i.to_json(r.alerts))?;
+        out.write_all(b"\n")?;
+    }
+    for c in r.campaigns {
+        serde_json::to_writer(&mut *out, &c.to_json())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Incidents first, then campaigns, then every detection.
+pub fn render_tables(r: &Report<'_>) -> String {
+    let mut s = String::new();
+    if !r.incidents.is_empty() {
+        let mut t = Table::new(&["incident", "level", "tenant", "first", "last", "summary"]);
+        for i in r.incidents {
+            t.row(vec![
+                i.id.clone(),
+                i.level.name().into(),
+                i.tenant.clone().unwrap_or_else(|| "-".into()),
+                i.first.map(format_time).unwrap_or_else(|| "-".into()),
+                i.last.map(format_time).unwrap_or_else(|| "-".into()),
+                i.summary(r.alerts),
+            ]);
+        }
+        s.push_str(&format!("Incidents ({})\n", r.incidents.len()));
+        s.push_str(&t.render(""));
+        s.push('\n');
+    }
+    if !r.campaigns.is_empty() {
+        let mut t = Table::new(&["indicator", "tenants", "first", "last", "detections"]).right(4);
+        for c in r.campaigns {
+            t.row(vec![
+                c.indicator.clone(),
+                c.tenants.len().to_string(),
+                c.first.map(format_time).unwrap_or_else(|| "-".into()),
+                c.last.map(format_time).unwrap_or_else(|| "-".into()),
+                c.detections.to_string(),
+            ]);
+        }
+        s.push_str(&format!(
+            "Campaigns: indicators seen in several tenants ({})\n",
+            r.campaigns.len()
+        ));
+        s.push_str(&t.render(""));
+        s.push('\n');
+    }
+    s.push_str(&format!("Detections ({})\n", r.alerts.len()));
+    s.push_str(&render_table(r.alerts));
+    s
 }
 
 fn counts<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, u64> {

@@ -1,0 +1,536 @@
+//! Mail access analysis: new mail clients, mail access without sign-in, throttling gaps.
+//!
+//! The Storm-0558 catch, automated. Every `MailItemsAccessed` record is kept in a compact form;
+//! at the end of input each is judged against two things:
+//! * **the tenant's mail-client baseline** — the app ids that read mail in the tenant's first
+//!   `learn_days` days of data, plus any persisted baseline (`--baseline`). A client outside it
+//!   is *new*. A first-party id is not benign by itself: Storm-0558 read mail through OWA.
+//! * **the sign-in behind the access** ([`SignInIndex`]) — a matching session id, unique token
+//!   id, or a sign-in by the user from the same address within `signin_window`. Only where the
+//!   tenant's sign-in logs cover that day; otherwise the check is *not applicable*, counted and
+//!   reported in a note, never passed silently.
+//!
+//! Verdicts, grouped per (rule, tenant, mailbox, app, address) so an analyst sees one line per
+//! actor and mailbox with every record id: no sign-in → high (and "new client" in the title
+//! when it is new too); new client with a sign-in → low (a consented rollout looks like this);
+//! new client where sign-ins cannot be checked → medium.
+
+use super::baseline::Baseline;
+use super::builtin_rules::{self as rules, Builtin};
+use super::signins::{Backing, Probe, SignInIndex};
+use super::Detector;
+use crate::alert::{Alert, Level};
+use crate::event::{format_time, Event, LogKind, Origin};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Tuning of the mail detectors.
+#[derive(Debug, Clone)]
+pub struct MailOptions {
+    /// Days at the start of each tenant's data that form its mail-client baseline.
+    pub learn_days: i64,
+    /// How long before an access a sign-in by the same user and address still backs it.
+    pub signin_window_secs: i64,
+    /// At most this many record ids listed per detection (the count is always complete).
+    pub max_ids: usize,
+}
+
+impl Default for MailOptions {
+    fn default() -> Self {
+        MailOptions {
+            learn_days: 7,
+            signin_window_secs: 24 * 3600,
+            max_ids: 1000,
+        }
+    }
+}
+
+/// One mail access, as much as the verdict needs.
+#[derive(Debug, Clone)]
+struct Access {
+    time: Option<DateTime<Utc>>,
+    tenant: Arc<str>,
+    mailbox: Arc<str>,
+    user: Option<Arc<str>>,
+    app: Option<Arc<str>>,
+    ip: Option<IpAddr>,
+    session: Option<Box<str>>,
+    token: Option<Box<str>>,
+    record_id: Option<Box<str>>,
+    origin: Origin,
+    client_info: Option<Arc<str>>,
+    sync: bool,
+    items: u32,
+    throttled: bool,
+}
+
+/// Interns repeated strings (tenants, mailboxes, apps) so each is stored once.
+#[derive(Debug, Default)]
+struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
+/// The mail-access detector.
+pub struct MailDetector {
+    options: MailOptions,
+    signins: SignInIndex,
+    accesses: Vec<Access>,
+    strings: Interner,
+    /// tenant → app ids an admin consented to (Entra audit).
+    consents: HashMap<String, HashSet<String>>,
+    baseline: Baseline,
+    /// tenant → mail clients learned from this input's first days (filled at the end).
+    learned: HashMap<Arc<str>, BTreeSet<String>>,
+}
+
+fn operation_property<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
+    record.get("OperationProperties")?.get(name)?.as_str()
+}
+
+/// Items a Bind record names (`Folders[].FolderItems[]`), or its `OperationCount`.
+fn items(record: &Value) -> u32 {
+    let listed: usize = record
+        .get("Folders")
+        .and_then(Value::as_array)
+        .map(|folders| {
+            folders
+                .iter()
+                .filter_map(|f| f.get("FolderItems").and_then(Value::as_array))
+                .map(Vec::len)
+                .sum()
+        })
+        .unwrap_or(0);
+    let count = record
+        .get("OperationCount")
+        .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+        .unwrap_or(1);
+    (listed as u64).max(count).min(u64::from(u32::MAX)) as u32
+}
+
+/// App ids an Entra audit record consents to or adds (consent, service principal, grants).
+fn consented_apps(event: &Event) -> Vec<String> {
+    let op = event
+        .core
+        .operation
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let relevant = op.contains("consent to application")
+        || op.contains("add service principal")
+        || op.contains("add delegated permission grant")
+        || op.contains("add app role assignment");
+    if !relevant {
+        return Vec::new();
+    }
+    let targets = event
+        .record
+        .pointer("/properties/targetResources")
+        .or_else(|| event.record.get("targetResources"))
+        .or_else(|| event.record.get("TargetResources"))
+        .and_then(Value::as_array);
+    targets
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            t.get("id")
+                .or_else(|| t.get("appId"))
+                .and_then(Value::as_str)
+        })
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+impl MailDetector {
+    pub fn new(options: MailOptions, baseline: Baseline) -> Self {
+        MailDetector {
+            options,
+            signins: SignInIndex::default(),
+            accesses: Vec::new(),
+            strings: Interner::default(),
+            consents: HashMap::new(),
+            baseline,
+            learned: HashMap::new(),
+        }
+    }
+
+    /// The baseline after this run: what was loaded plus every client seen now.
+    pub fn updated_baseline(&self) -> Baseline {
+        let mut b = self.baseline.clone();
+        for a in &self.accesses {
+            if let (Some(app), Some(t)) = (&a.app, a.time) {
+                b.add(&a.tenant, app, t);
+            }
+        }
+        b
+    }
+}
+
+/// Accumulates the accesses of one verdict group.
+struct Group {
+    rule: &'static Builtin,
+    level: Level,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    origin: Origin,
+    ids: Vec<String>,
+    count: u64,
+    items: u64,
+    bind: u64,
+    sync: u64,
+    client_infos: BTreeSet<String>,
+    sessions: BTreeSet<String>,
+    tokens: BTreeSet<String>,
+    backing: BTreeSet<&'static str>,
+    user: Option<String>,
+}
+
+type GroupKey = (
+    &'static str,
+    Arc<str>,
+    Arc<str>,
+    Option<Arc<str>>,
+    Option<IpAddr>,
+);
+
+impl Detector for MailDetector {
+    fn name(&self) -> &str {
+        "mail"
+    }
+
+    fn observe(&mut self, event: &Event, _out: &mut Vec<Alert>) {
+        self.signins.observe(event);
+        if event.kind == LogKind::EntraAudit {
+            if let Some(t) = &event.core.tenant {
+                for app in consented_apps(event) {
+                    self.consents.entry(t.clone()).or_default().insert(app);
+                }
+            }
+            return;
+        }
+        let c = &event.core;
+        if event.kind != LogKind::Ual || c.operation.as_deref() != Some("MailItemsAccessed") {
+            return;
+        }
+        let r = &event.record;
+        let mailbox = r
+            .get("MailboxOwnerUPN")
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+            .or_else(|| c.user.clone())
+            .unwrap_or_else(|| "(unknown mailbox)".into());
+        let tenant = c.tenant.as_deref().unwrap_or("(unknown tenant)");
+        let access = Access {
+            time: c.time,
+            tenant: self.strings.get(tenant),
+            mailbox: self.strings.get(&mailbox),
+            user: c.user.as_deref().map(|u| self.strings.get(u)),
+            app: c.app_id.as_deref().map(|a| self.strings.get(a)),
+            ip: c.ip,
+            session: c.session_id.as_deref().map(Box::from),
+            token: c.token_id.as_deref().map(Box::from),
+            record_id: c.record_id.as_deref().map(Box::from),
+            origin: event.origin.clone(),
+            client_info: r
+                .get("ClientInfoString")
+                .and_then(Value::as_str)
+                .map(|s| self.strings.get(s)),
+            sync: operation_property(r, "MailAccessType")
+                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
+            items: items(r),
+            throttled: operation_property(r, "IsThrottled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
+        };
+        self.accesses.push(access);
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {
+        if self.accesses.is_empty() {
+            notes.push(
+                "mail detectors: no MailItemsAccessed records in the input; nothing to judge"
+                    .into(),
+            );
+            return;
+        }
+        let learn_end = self.learning_ends();
+        let first_seen = self.first_seen();
+        for ((tenant, app), first) in &first_seen {
+            if learn_end.get(tenant).is_some_and(|end| first < end) {
+                self.learned
+                    .entry(tenant.clone())
+                    .or_default()
+                    .insert(app.to_string());
+            }
+        }
+        let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
+        let mut not_applicable: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+        let accesses = std::mem::take(&mut self.accesses);
+        for a in &accesses {
+            let Some(time) = a.time else {
+                continue;
+            };
+            let known = a.app.as_ref().is_none_or(|app| {
+                self.baseline.knows(&a.tenant, app)
+                    || first_seen
+                        .get(&(a.tenant.clone(), app.clone()))
+                        .is_some_and(|f| Some(*f) < learn_end.get(&a.tenant).copied())
+            });
+            let learning = learn_end.get(&a.tenant).is_some_and(|end| time < *end);
+            let new = !known && !learning;
+            let applicable = self.signins.covers(&a.tenant, time);
+            let backing = if applicable {
+                let probe = Probe {
+                    tenant: &a.tenant,
+                    user: a.user.as_deref(),
+                    ip: a.ip,
+                    session: a.session.as_deref(),
+                    token: a.token.as_deref(),
+                    time: Some(time),
+                };
+                self.signins
+                    .backing(&probe, self.options.signin_window_secs)
+            } else {
+                None
+            };
+            let verdict = match (applicable, backing, new) {
+                (true, None, true) => Some((&rules::NEW_CLIENT_NO_SIGNIN, Level::High)),
+                (true, None, false) => Some((&rules::NO_SIGNIN, Level::High)),
+                (true, Some(_), true) => Some((&rules::NEW_CLIENT, Level::Low)),
+                (false, _, true) => Some((&rules::NEW_CLIENT, Level::Medium)),
+                (false, _, false) => {
+                    *not_applicable.entry(a.tenant.clone()).or_default() += 1;
+                    None
+                }
+                (true, Some(_), false) => None,
+            };
+            if a.throttled {
+                self.add(
+                    &mut groups,
+                    &rules::THROTTLED,
+                    Level::Informational,
+                    a,
+                    None,
+                );
+            }
+            if let Some((rule, level)) = verdict {
+                self.add(&mut groups, rule, level, a, backing);
+            }
+        }
+        for ((_, tenant, mailbox, app, ip), g) in groups {
+            out.push(self.alert(&tenant, &mailbox, app.as_deref(), ip, g));
+        }
+        let reads = accesses_view(&accesses);
+        out.extend(super::bulk::bulk_reads(&reads, self.options.max_ids));
+        out.extend(super::bulk::shared_tokens(&reads, self.options.max_ids));
+        self.accesses = accesses;
+        for (tenant, n) in not_applicable {
+            let reason = if self.signins.has_tenant(&tenant) {
+                "its sign-in logs do not cover those days"
+            } else {
+                "no sign-in logs for this tenant in the input"
+            };
+            notes.push(format!(
+                "mail access without sign-in: not applicable to {n} MailItemsAccessed records of tenant {tenant} ({reason}); add Entra sign-in logs for that period to check them"
+            ));
+        }
+    }
+}
+
+/// The view of accesses the bulk-read analysis needs.
+fn accesses_view(accesses: &[Access]) -> Vec<super::bulk::Read> {
+    accesses
+        .iter()
+        .filter_map(|a| {
+            Some(super::bulk::Read {
+                time: a.time?,
+                tenant: a.tenant.clone(),
+                mailbox: a.mailbox.clone(),
+                items: a.items,
+                record_id: a.record_id.as_deref().map(str::to_string),
+                origin: a.origin.clone(),
+                ip: a.ip,
+                app: a.app.clone(),
+                token: a.token.as_deref().map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+impl MailDetector {
+    /// Per tenant: the end of its learning period (first mail access + `learn_days`).
+    fn learning_ends(&self) -> HashMap<Arc<str>, DateTime<Utc>> {
+        let mut first: HashMap<Arc<str>, DateTime<Utc>> = HashMap::new();
+        for a in &self.accesses {
+            if let Some(t) = a.time {
+                let e = first.entry(a.tenant.clone()).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        first
+            .into_iter()
+            .map(|(k, t)| (k, t + Duration::days(self.options.learn_days)))
+            .collect()
+    }
+
+    /// Per (tenant, app): when the app first read mail in this input.
+    fn first_seen(&self) -> HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> {
+        let mut m: HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> = HashMap::new();
+        for a in &self.accesses {
+            if let (Some(app), Some(t)) = (&a.app, a.time) {
+                let e = m.entry((a.tenant.clone(), app.clone())).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        m
+    }
+
+    /// The tenant's mail-client baseline: persisted plus learned from this input.
+    fn known_clients(&self, tenant: &str) -> BTreeSet<String> {
+        let mut known: BTreeSet<String> = self.baseline.clients(tenant).into_iter().collect();
+        if let Some(l) = self.learned.get(tenant) {
+            known.extend(l.iter().cloned());
+        }
+        known
+    }
+
+    fn add(
+        &self,
+        groups: &mut BTreeMap<GroupKey, Group>,
+        rule: &'static Builtin,
+        level: Level,
+        a: &Access,
+        backing: Option<Backing>,
+    ) {
+        let key = (
+            rule.id,
+            a.tenant.clone(),
+            a.mailbox.clone(),
+            a.app.clone(),
+            a.ip,
+        );
+        let g = groups.entry(key).or_insert_with(|| Group {
+            rule,
+            level,
+            first: a.time,
+            last: a.time,
+            origin: a.origin.clone(),
+            ids: Vec::new(),
+            count: 0,
+            items: 0,
+            bind: 0,
+            sync: 0,
+            client_infos: BTreeSet::new(),
+            sessions: BTreeSet::new(),
+            tokens: BTreeSet::new(),
+            backing: BTreeSet::new(),
+            user: a.user.as_deref().map(str::to_string),
+        });
+        if a.time < g.first {
+            g.first = a.time;
+            g.origin = a.origin.clone();
+        }
+        g.last = g.last.max(a.time);
+        g.level = g.level.max(level);
+        g.count += 1;
+        g.items += u64::from(a.items);
+        if a.sync {
+            g.sync += 1;
+        } else {
+            g.bind += 1;
+        }
+        if let Some(id) = &a.record_id {
+            if g.ids.len() < self.options.max_ids {
+                g.ids.push(id.to_string());
+            }
+        }
+        if let Some(ci) = &a.client_info {
+            g.client_infos.insert(ci.to_string());
+        }
+        if let Some(s) = &a.session {
+            g.sessions.insert(s.to_string());
+        }
+        if let Some(t) = &a.token {
+            g.tokens.insert(t.to_string());
+        }
+        if let Some(b) = backing {
+            g.backing.insert(b.name());
+        }
+    }
+
+    fn alert(
+        &self,
+        tenant: &str,
+        mailbox: &str,
+        app: Option<&str>,
+        ip: Option<IpAddr>,
+        g: Group,
+    ) -> Alert {
+        let app_text = app.unwrap_or("an unidentified app");
+        let from = ip.map(|i| format!(" from {i}")).unwrap_or_default();
+        let consented =
+            app.is_some_and(|a| self.consents.get(tenant).is_some_and(|c| c.contains(a)));
+        let summary = match g.rule.id {
+            id if id == rules::NEW_CLIENT_NO_SIGNIN.id => format!(
+                "{} reads of {mailbox}'s mailbox by {app_text}{from}, a client this tenant never used for mail, with no Entra sign-in behind them",
+                g.count
+            ),
+            id if id == rules::NO_SIGNIN.id => format!(
+                "{} reads of {mailbox}'s mailbox by {app_text}{from} with no Entra sign-in behind them (no matching session, token, or sign-in from that address)",
+                g.count
+            ),
+            id if id == rules::THROTTLED.id => format!(
+                "mail-access auditing of {mailbox} throttled: Exchange may not record its reads for 24 h"
+            ),
+            _ if g.level == Level::Medium => format!(
+                "{} reads of {mailbox}'s mailbox by {app_text}{from}, a client new to this tenant; no sign-in logs to check them against",
+                g.count
+            ),
+            _ => format!(
+                "{} reads of {mailbox}'s mailbox by {app_text}{from}, a client new to this tenant, with sign-ins behind them{}",
+                g.count,
+                if consented { " and admin consent" } else { "" }
+            ),
+        };
+        let evidence = json!({
+            "mailbox": mailbox,
+            "accesses": g.count,
+            "items": g.items,
+            "bind": g.bind,
+            "sync": g.sync,
+            "first": g.first.map(format_time),
+            "last": g.last.map(format_time),
+            "client_info": g.client_infos,
+            "session_ids": g.sessions,
+            "token_ids": g.tokens.iter().take(20).collect::<Vec<_>>(),
+            "signin_backing": g.backing,
+            "app_consented": consented,
+            "app_signed_in": app.is_some_and(|a| self.signins.app_signed_in(tenant, a)),
+            "known_mail_clients": self.known_clients(tenant),
+            "accessing_user": g.user,
+            "record_ids_listed": g.ids.len(),
+        });
+        Alert {
+            time: g.first,
+            rule: g.rule.at(g.level),
+            tenant: Some(tenant.to_string()),
+            user: Some(mailbox.to_string()),
+            ip: ip.map(|i| i.to_string()),
+            app_id: app.map(str::to_string),
+            event_ids: g.ids,
+            source: Some(g.origin),
+            summary,
+            evidence,
+        }
+    }
+}

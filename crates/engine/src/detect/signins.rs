@@ -1,0 +1,170 @@
+//! What the identity provider issued: sessions, tokens and successful sign-ins per tenant.
+//!
+//! A forged token is never issued by Entra, so mail access made with one has no sign-in behind
+//! it: no matching session id, no matching unique token id, and no sign-in by that user from
+//! that address shortly before. This index answers "is there a sign-in behind this access?"
+//! and "are sign-in logs present for this tenant at that time at all?" (without them the
+//! question cannot be answered, and the detector must say so rather than pass).
+
+use crate::event::{Event, LogKind};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+/// Successful sign-ins of one tenant.
+#[derive(Debug, Default)]
+pub struct TenantSignIns {
+    sessions: HashSet<String>,
+    tokens: HashSet<String>,
+    /// user → (time, ip) of successful sign-ins.
+    by_user: HashMap<String, Vec<(i64, Option<IpAddr>)>>,
+    /// Days (Unix day numbers) with any sign-in record, successful or not.
+    days: HashSet<i64>,
+    /// Apps users signed in to (app id, lowercased).
+    apps: HashSet<String>,
+}
+
+/// Sign-ins of every tenant in the input.
+#[derive(Debug, Default)]
+pub struct SignInIndex {
+    tenants: HashMap<String, TenantSignIns>,
+    sorted: bool,
+}
+
+/// What [`SignInIndex::backing`] needs to know of an access.
+pub struct Probe<'a> {
+    pub tenant: &'a str,
+    pub user: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    pub session: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// How an access is backed by a sign-in, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    Session,
+    Token,
+    UserAndAddress,
+}
+
+impl Backing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backing::Session => "session id of an Entra sign-in",
+            Backing::Token => "unique token id of an Entra sign-in",
+            Backing::UserAndAddress => "sign-in by the same user from the same address",
+        }
+    }
+}
+
+fn day(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(86_400)
+}
+
+/// True for a sign-in that succeeded (Entra `status.errorCode` / `resultType` 0; UAL
+/// `UserLoggedIn`). A record that does not say is taken as successful.
+fn succeeded(event: &Event) -> bool {
+    let r = &event.record;
+    let code = r
+        .pointer("/properties/status/errorCode")
+        .or_else(|| r.pointer("/status/errorCode"))
+        .or_else(|| r.get("resultType"))
+        .or_else(|| r.get("ResultType"));
+    match code {
+        None | Some(Value::Null) => true,
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        Some(Value::String(s)) => s.trim() == "0" || s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+impl SignInIndex {
+    /// Takes note of a sign-in (Entra sign-in record or UAL `UserLoggedIn`); ignores the rest.
+    pub fn observe(&mut self, event: &Event) {
+        let c = &event.core;
+        let is_signin = event.kind == LogKind::EntraSignIn
+            || (event.kind == LogKind::Ual && c.operation.as_deref() == Some("UserLoggedIn"));
+        if !is_signin {
+            return;
+        }
+        let Some(tenant) = &c.tenant else { return };
+        let t = self.tenants.entry(tenant.clone()).or_default();
+        if let Some(time) = c.time {
+            t.days.insert(day(time));
+        }
+        if !succeeded(event) {
+            return;
+        }
+        if let Some(s) = &c.session_id {
+            t.sessions.insert(s.clone());
+        }
+        if let Some(tok) = &c.token_id {
+            t.tokens.insert(tok.clone());
+        }
+        if let Some(app) = &c.app_id {
+            t.apps.insert(app.clone());
+        }
+        if let (Some(user), Some(time)) = (&c.user, c.time) {
+            t.by_user
+                .entry(user.clone())
+                .or_default()
+                .push((time.timestamp(), c.ip));
+            self.sorted = false;
+        }
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            for t in self.tenants.values_mut() {
+                for v in t.by_user.values_mut() {
+                    v.sort_unstable_by_key(|(time, _)| *time);
+                }
+            }
+            self.sorted = true;
+        }
+    }
+
+    /// Whether sign-in logs of `tenant` cover the day of `time` (or the day before).
+    pub fn covers(&self, tenant: &str, time: DateTime<Utc>) -> bool {
+        self.tenants
+            .get(tenant)
+            .is_some_and(|t| t.days.contains(&day(time)) || t.days.contains(&(day(time) - 1)))
+    }
+
+    /// Whether the tenant has any sign-in records at all.
+    pub fn has_tenant(&self, tenant: &str) -> bool {
+        self.tenants.contains_key(tenant)
+    }
+
+    /// Whether users of `tenant` signed in to `app`.
+    pub fn app_signed_in(&self, tenant: &str, app: &str) -> bool {
+        self.tenants
+            .get(tenant)
+            .is_some_and(|t| t.apps.contains(app))
+    }
+
+    /// The sign-in behind an access, if any: its session, its token, or a sign-in by the user
+    /// from the same address within `window_secs` before it (or 5 minutes after: clocks and
+    /// aggregation differ between the two logs).
+    pub fn backing(&mut self, access: &Probe<'_>, window_secs: i64) -> Option<Backing> {
+        self.sort();
+        let t = self.tenants.get(access.tenant)?;
+        if access.session.is_some_and(|s| t.sessions.contains(s)) {
+            return Some(Backing::Session);
+        }
+        if access.token.is_some_and(|k| t.tokens.contains(k)) {
+            return Some(Backing::Token);
+        }
+        let (user, ip, time) = (access.user?, access.ip?, access.time?.timestamp());
+        let signins = t.by_user.get(user)?;
+        let from = signins.partition_point(|(s, _)| *s < time - window_secs);
+        signins[from..]
+            .iter()
+            .take_while(|(s, _)| *s <= time + 300)
+            .any(|(_, sip)| *sip == Some(ip))
+            .then_some(Backing::UserAndAddress)
+    }
+}
