@@ -18,6 +18,14 @@ pub trait Event {
     /// stops and returns `true` as soon as `f` returns `true`.
     fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool;
 
+    /// The lower-cased form of a field whose value is a single string, if the event caches it
+    /// (so that a value tested by many rules is lower-cased once). It must equal
+    /// [`crate::lowercase`]`(value)`; the default
+    /// caches nothing.
+    fn field_lowered(&self, _name: &str) -> Option<&str> {
+        None
+    }
+
     /// Event time in Unix milliseconds, if known. Used by callers that feed the
     /// [`Correlator`](crate::Correlator) without a time of their own.
     fn timestamp_ms(&self) -> Option<i64> {

@@ -81,6 +81,12 @@ mod ruleset;
 mod timeparts;
 mod yaml;
 
+/// Lower-cases a value the way case-insensitive matching does (character by character, keeping
+/// characters whose lower case is several characters), for [`Event::field_lowered`] caches.
+pub fn lowercase(s: &str) -> String {
+    pattern::lower(s)
+}
+
 pub use config::Config;
 pub use correlation::{Condition, CorrelationHit, CorrelationRule, CorrelationType, Correlator};
 pub use error::{ConfigError, ErrorKind, LoadError};

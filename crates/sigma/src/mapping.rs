@@ -236,7 +236,7 @@ pub struct IndexedEvent<'a> {
     mapping: &'a Mapping,
     kind: &'a str,
     event: &'a Value,
-    index: HashMap<&'a str, &'a Value>,
+    index: HashMap<&'a str, Slot<'a>>,
     /// Explicitly mapped names that resolved to nothing (absent, not "try the templates").
     explicit: Option<&'a BTreeMap<String, Vec<String>>>,
 }
@@ -244,7 +244,7 @@ pub struct IndexedEvent<'a> {
 impl Mapping {
     /// Indexes a JSON event of log kind `kind` (see [`IndexedEvent`]).
     pub fn index<'a>(&'a self, kind: &'a str, event: &'a Value) -> IndexedEvent<'a> {
-        let mut index: HashMap<&'a str, &'a Value> = HashMap::new();
+        let mut index: HashMap<&'a str, Slot<'a>> = HashMap::new();
         let explicit = self.fields.get(kind);
         if let Some(map) = explicit {
             for (name, paths) in map {
@@ -256,7 +256,7 @@ impl Mapping {
                     let mut found = Vec::new();
                     walk(event, &parts, &mut found, 0);
                     if let [one] = found.as_slice() {
-                        index.insert(name.as_str(), text_node(one));
+                        index.insert(name.as_str(), Slot::new(text_node(one)));
                         break;
                     }
                     if found.len() > 1 {
@@ -275,7 +275,9 @@ impl Mapping {
                     if let Value::Object(obj) = parent {
                         for (k, v) in obj {
                             if !map.contains_key(k.as_str()) {
-                                index.entry(k.as_str()).or_insert_with(|| text_node(v));
+                                index
+                                    .entry(k.as_str())
+                                    .or_insert_with(|| Slot::new(text_node(v)));
                             }
                         }
                     }
@@ -294,8 +296,8 @@ impl Mapping {
 
 impl Event for IndexedEvent<'_> {
     fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
-        if let Some(v) = self.index.get(name) {
-            return Some(Cow::Borrowed(*v));
+        if let Some(slot) = self.index.get(name) {
+            return Some(Cow::Borrowed(slot.value));
         }
         match self.explicit {
             // Unmapped kind: the event's own lookup.
@@ -310,12 +312,35 @@ impl Event for IndexedEvent<'_> {
         }
     }
 
+    fn field_lowered(&self, name: &str) -> Option<&str> {
+        let slot = self.index.get(name)?;
+        match slot.value {
+            Value::String(s) => Some(slot.lower.get_or_init(|| crate::pattern::lower(s))),
+            _ => None,
+        }
+    }
+
     fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
         self.event.any_value(f)
     }
 
     fn timestamp_ms(&self) -> Option<i64> {
         self.event.timestamp_ms()
+    }
+}
+
+/// An indexed field: its value and, once asked for, its lower-cased string form.
+struct Slot<'a> {
+    value: &'a Value,
+    lower: std::cell::OnceCell<String>,
+}
+
+impl<'a> Slot<'a> {
+    fn new(value: &'a Value) -> Self {
+        Slot {
+            value,
+            lower: std::cell::OnceCell::new(),
+        }
     }
 }
 

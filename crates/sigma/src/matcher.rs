@@ -169,7 +169,7 @@ pub(crate) fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
 pub(crate) struct Scalar<'a> {
     v: Cow<'a, Value>,
     s: Option<Cow<'a, str>>,
-    lower: std::cell::OnceCell<String>,
+    lower: std::cell::OnceCell<Cow<'a, str>>,
 }
 
 impl<'a> Scalar<'a> {
@@ -191,10 +191,12 @@ impl<'a> Scalar<'a> {
 
     fn lowered(&self) -> &str {
         self.lower.get_or_init(|| {
-            self.s
-                .as_deref()
-                .map(crate::pattern::lower)
-                .unwrap_or_default()
+            Cow::Owned(
+                self.s
+                    .as_deref()
+                    .map(crate::pattern::lower)
+                    .unwrap_or_default(),
+            )
         })
     }
 
@@ -334,6 +336,12 @@ impl FieldTest {
         let mut prepared = Vec::new();
         if let Some(v) = value.as_deref() {
             scalars(v, &mut prepared, 0);
+            // A single string: the event may have its lower-cased form cached for all rules.
+            if let ([one], Value::String(_)) = (prepared.as_slice(), v) {
+                if let Some(l) = event.field_lowered(name) {
+                    let _ = one.lower.set(Cow::Borrowed(l));
+                }
+            }
         }
         let is_null = match value.as_deref() {
             None | Some(Value::Null) => true,

@@ -112,6 +112,8 @@ pub(crate) struct Pattern {
     pub matcher: StrMatcher,
     /// The (lower-cased) needle is ASCII, so ASCII values can be compared without allocating.
     ascii_needle: bool,
+    /// Substring search (SIMD) for `Contains`, over the lower-cased value unless cased.
+    finder: Option<memchr::memmem::Finder<'static>>,
     pub cased: bool,
     /// The tokens as written (after modifiers), for witnesses and display.
     pub toks: Vec<Tok>,
@@ -134,9 +136,16 @@ impl Pattern {
             | StrMatcher::Contains(s) => s.is_ascii(),
             StrMatcher::Glob(_) => false,
         };
+        let finder = match &matcher {
+            StrMatcher::Contains(s) if !s.is_empty() => {
+                Some(memchr::memmem::Finder::new(s.as_bytes()).into_owned())
+            }
+            _ => None,
+        };
         Pattern {
             matcher,
             ascii_needle,
+            finder,
             cased,
             toks,
         }
@@ -145,6 +154,10 @@ impl Pattern {
     /// Matches `value`; `lowered` supplies its lower-cased form (computed at most once per
     /// value by the caller) when the allocation-free ASCII path does not apply.
     pub fn is_match_with<'v>(&self, value: &'v str, lowered: impl FnOnce() -> &'v str) -> bool {
+        if let Some(finder) = &self.finder {
+            let hay = if self.cased { value } else { lowered() };
+            return finder.find(hay.as_bytes()).is_some();
+        }
         if self.cased {
             return self.matcher.is_match(value);
         }
