@@ -113,7 +113,7 @@ pub(crate) struct Pattern {
     /// The (lower-cased) needle is ASCII, so ASCII values can be compared without allocating.
     ascii_needle: bool,
     /// Substring search (SIMD) for `Contains`, over the lower-cased value unless cased.
-    finder: Option<memchr::memmem::Finder<'static>>,
+    finder: Option<Box<memchr::memmem::Finder<'static>>>,
     pub cased: bool,
     /// The tokens as written (after modifiers), for witnesses and display.
     pub toks: Vec<Tok>,
@@ -137,9 +137,9 @@ impl Pattern {
             StrMatcher::Glob(_) => false,
         };
         let finder = match &matcher {
-            StrMatcher::Contains(s) if !s.is_empty() => {
-                Some(memchr::memmem::Finder::new(s.as_bytes()).into_owned())
-            }
+            StrMatcher::Contains(s) if !s.is_empty() => Some(Box::new(
+                memchr::memmem::Finder::new(s.as_bytes()).into_owned(),
+            )),
             _ => None,
         };
         Pattern {
