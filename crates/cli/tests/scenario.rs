@@ -182,3 +182,30 @@ fn persisted_baseline_round_trip() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("baseline.json.out:1:"));
 }
+
+#[test]
+fn missing_signin_days_are_reported_as_visibility_gaps() {
+    let (dir, manifest) = generate(5);
+    let path = dir.path().join("signins.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"time\":\"2023-05-26") && !l.contains("\"time\":\"2023-05-27"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+    let records = hunt(dir.path(), &[]);
+    let gaps: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["rule"]["id"] == "sw-audit-source-gap")
+        .collect();
+    let tenants: HashSet<&str> = gaps.iter().filter_map(|g| g["tenant"].as_str()).collect();
+    assert_eq!(
+        tenants.len(),
+        manifest["tenants"].as_array().unwrap().len(),
+        "{gaps:#?}"
+    );
+    assert!(gaps
+        .iter()
+        .all(|g| g["rule"]["level"] == "informational" && g["evidence"]["days"] == 2));
+}

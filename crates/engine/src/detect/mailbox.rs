@@ -333,6 +333,7 @@ impl Detector for MailDetector {
         let reads = accesses_view(&accesses);
         out.extend(super::bulk::bulk_reads(&reads, self.options.max_ids));
         out.extend(super::bulk::shared_tokens(&reads, self.options.max_ids));
+        out.extend(self.source_gaps(&accesses));
         self.accesses = accesses;
         for (tenant, n) in not_applicable {
             let reason = if self.signins.has_tenant(&tenant) {
@@ -393,6 +394,62 @@ impl MailDetector {
             }
         }
         m
+    }
+
+    /// Days on which a tenant's mailbox reads are logged but its sign-in logs are missing, while
+    /// they exist for other days: a visibility gap, one detection per run of missing days.
+    fn source_gaps(&self, accesses: &[Access]) -> Vec<Alert> {
+        let mut days: BTreeMap<Arc<str>, BTreeMap<i64, &Access>> = BTreeMap::new();
+        for a in accesses {
+            if let Some(t) = a.time {
+                days.entry(a.tenant.clone())
+                    .or_default()
+                    .entry(t.timestamp().div_euclid(86_400))
+                    .or_insert(a);
+            }
+        }
+        let mut out = Vec::new();
+        for (tenant, by_day) in days {
+            let missing: Vec<(&i64, &&Access)> = by_day
+                .iter()
+                .filter(|(_, a)| {
+                    a.time
+                        .is_some_and(|t| self.signins.entra_log(&tenant, t) == (true, false))
+                })
+                .collect();
+            let mut runs: Vec<Vec<(&i64, &&Access)>> = Vec::new();
+            for m in missing {
+                match runs.last_mut() {
+                    Some(run) if run.last().is_some_and(|(d, _)| **d + 1 == *m.0) => run.push(m),
+                    _ => runs.push(vec![m]),
+                }
+            }
+            for run in runs {
+                let (first, last) = (run[0].1, run[run.len() - 1].1);
+                let (Some(from), Some(to)) = (first.time, last.time) else {
+                    continue;
+                };
+                out.push(Alert {
+                    time: Some(from),
+                    rule: rules::SOURCE_GAP.rule(),
+                    tenant: Some(tenant.to_string()),
+                    user: None,
+                    ip: None,
+                    app_id: None,
+                    event_ids: Vec::new(),
+                    source: Some(first.origin.clone()),
+                    summary: format!(
+                        "tenant {tenant}: mailbox reads logged on {} day(s) from {} to {} with no Entra sign-in logs; those reads could not be checked for a sign-in",
+                        run.len(),
+                        from.format("%Y-%m-%d"),
+                        to.format("%Y-%m-%d")
+                    ),
+                    evidence: json!({"missing_source": "entra_signin", "days": run.len(),
+                                     "from": format_time(from), "to": format_time(to)}),
+                });
+            }
+        }
+        out
     }
 
     /// The tenant's mail-client baseline: persisted plus learned from this input.
@@ -476,7 +533,12 @@ impl MailDetector {
         ip: Option<IpAddr>,
         g: Group,
     ) -> Alert {
-        let app_text = app.unwrap_or("an unidentified app");
+        let first_party = app.and_then(super::apps::first_party);
+        let app_text = match (app, first_party) {
+            (Some(a), Some(fp)) => format!("{} ({a})", fp.name),
+            (Some(a), None) => a.to_string(),
+            (None, _) => "an unidentified app".to_string(),
+        };
         let from = ip.map(|i| format!(" from {i}")).unwrap_or_default();
         let consented =
             app.is_some_and(|a| self.consents.get(tenant).is_some_and(|c| c.contains(a)));
@@ -515,6 +577,8 @@ impl MailDetector {
             "token_ids": g.tokens.iter().take(20).collect::<Vec<_>>(),
             "signin_backing": g.backing,
             "app_consented": consented,
+            "app_name": first_party.map(|f| f.name),
+            "first_party_app": first_party.is_some(),
             "app_signed_in": app.is_some_and(|a| self.signins.app_signed_in(tenant, a)),
             "known_mail_clients": self.known_clients(tenant),
             "accessing_user": g.user,

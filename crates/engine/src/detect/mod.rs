@@ -5,6 +5,7 @@
 //! (correlation windows still open, baselines). A detector that cannot work on the input (no
 //! sign-in logs for a sign-in join) says so in a note: it never silently passes.
 
+pub mod apps;
 pub mod baseline;
 pub mod builtin_rules;
 mod bulk;

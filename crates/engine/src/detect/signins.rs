@@ -21,6 +21,8 @@ pub struct TenantSignIns {
     by_user: HashMap<String, Vec<(i64, Option<IpAddr>)>>,
     /// Days (Unix day numbers) with any sign-in record, successful or not.
     days: HashSet<i64>,
+    /// Days with Entra sign-in log records (not counting UAL `UserLoggedIn`).
+    entra_days: HashSet<i64>,
     /// Apps users signed in to (app id, lowercased).
     apps: HashSet<String>,
 }
@@ -94,6 +96,9 @@ impl SignInIndex {
         let t = self.tenants.entry(tenant.clone()).or_default();
         if let Some(time) = c.time {
             t.days.insert(day(time));
+            if event.kind == LogKind::EntraSignIn {
+                t.entra_days.insert(day(time));
+            }
         }
         if !succeeded(event) {
             return;
@@ -132,6 +137,14 @@ impl SignInIndex {
         self.tenants
             .get(tenant)
             .is_some_and(|t| t.days.contains(&day(time)) || t.days.contains(&(day(time) - 1)))
+    }
+
+    /// Whether the tenant's Entra sign-in log is present at all, and on the day of `time`.
+    pub fn entra_log(&self, tenant: &str, time: DateTime<Utc>) -> (bool, bool) {
+        match self.tenants.get(tenant) {
+            Some(t) if !t.entra_days.is_empty() => (true, t.entra_days.contains(&day(time))),
+            _ => (false, false),
+        }
     }
 
     /// Whether the tenant has any sign-in records at all.
