@@ -26,9 +26,13 @@
 //!   scalar styles (`serde_yaml` is archived and loses positions), so every [`LoadError`] reads
 //!   `FILE:LINE: rule ID: reason`.
 //! - **Witnesses.** [`Rule::witnesses`] gives necessary literals for a byte-scan prefilter.
+//! - **Event trait.** [`Event::field`] answers a `Cow` so a dotted path that fans out over
+//!   arrays can return the gathered elements; [`Event::field_lowered`] lets an event cache the
+//!   lower-cased form of a string field for every rule that tests it.
 //! - **Hot path.** [`Router`] checks each distinct logsource route once per event;
-//!   [`Mapping::index`] resolves an event's fields once ([`IndexedEvent`]); long value lists
-//!   are matched as sets (hash sets, Aho-Corasick).
+//!   [`Mapping::index`] resolves an event's fields once and caches lower-cased values
+//!   ([`IndexedEvent`]); substrings are found with SIMD (`memchr`); long value lists are
+//!   matched as sets (hash sets, Aho-Corasick).
 //!
 //! Typical use (`hunt`): `RuleSet::load_paths` → `Mapping::builtin` → `Router::new`; per event
 //! `mapping.index(kind, &value)`, `router.candidates(kind, &ev)`, `rule.matches(&ev)`, and
