@@ -230,3 +230,80 @@ fn cache_respects_lifetime_and_generation() {
     }
     assert!(tiny.len() <= 8, "bounded: {}", tiny.len());
 }
+
+/// A one-route HTTP server on loopback whose answer can be changed; counts requests.
+#[cfg(feature = "https")]
+struct LocalServer {
+    url: String,
+    body: Arc<Mutex<(u16, String)>>,
+    hits: Arc<Mutex<usize>>,
+}
+
+#[cfg(feature = "https")]
+impl LocalServer {
+    fn start() -> LocalServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/keys", listener.local_addr().unwrap());
+        let body = Arc::new(Mutex::new((200u16, String::new())));
+        let hits = Arc::new(Mutex::new(0usize));
+        let (b, h) = (Arc::clone(&body), Arc::clone(&hits));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                *h.lock().unwrap() += 1;
+                let (status, text) = b.lock().unwrap().clone();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        LocalServer { url, body, hits }
+    }
+    fn set(&self, status: u16, text: String) {
+        *self.body.lock().unwrap() = (status, text);
+    }
+}
+
+#[cfg(feature = "https")]
+#[test]
+fn real_fetcher_loads_refreshes_and_keeps_the_last_good_set() {
+    use stormwatch_token::source::HttpsFetcher;
+    let old = TestKey::ec("old", "ES256");
+    let new = TestKey::ec("new", "ES256");
+    let server = LocalServer::start();
+    server.set(200, testkit::jwks(std::slice::from_ref(&old.jwk)));
+    let (store, _) = KeyStore::load(
+        vec![KeySource::Jwks(server.url.clone())],
+        Some(Box::new(HttpsFetcher::default())),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let c = testkit::claims(TENANT, "a", NOW);
+    assert_eq!(
+        store.verify(old.sign(&c).as_bytes(), &opts(), NOW).0.reason,
+        Reason::Valid
+    );
+
+    server.set(500, String::from("upstream broke"));
+    let outcome = store.refresh();
+    assert_eq!(outcome.errors.len(), 1, "{outcome:?}");
+    assert_eq!(
+        store.verify(old.sign(&c).as_bytes(), &opts(), NOW).0.reason,
+        Reason::Valid,
+        "last good set kept"
+    );
+
+    server.set(200, testkit::jwks(&[old.jwk.clone(), new.jwk.clone()]));
+    let (v, refresh) = store.verify(new.sign(&c).as_bytes(), &opts(), NOW);
+    assert_eq!(v.reason, Reason::Valid);
+    assert!(refresh.is_some_and(|r| r.changed));
+    assert_eq!(*server.hits.lock().unwrap(), 3);
+}
