@@ -1,5 +1,8 @@
 //! The JSONL audit log: one `token_verdict` record per judged token, written by a dedicated
-//! thread so request handling never waits on the disk.
+//! thread so request handling does not wait on the disk. The queue is bounded
+//! ([`QUEUE_CAPACITY`]): if the disk falls behind, writers block (on the blocking pool) rather
+//! than grow memory without limit or drop records — a flood of forged tokens is exactly what
+//! must be recorded.
 //!
 //! The record schema is documented in `docs/token-verdict-log.md`; `stormwatch hunt` reads it
 //! as the log kind "token verdict". The token itself is never logged — only a SHA-256 prefix
@@ -41,9 +44,12 @@ pub struct Record<'a> {
     pub source: &'static str,
 }
 
+/// Records queued for the writer thread before writers wait.
+pub const QUEUE_CAPACITY: usize = 65_536;
+
 /// Background JSONL writer.
 pub struct AuditSink {
-    tx: Mutex<Option<mpsc::Sender<String>>>,
+    tx: Mutex<Option<mpsc::SyncSender<String>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -66,7 +72,7 @@ impl AuditSink {
             ),
             None => Box::new(std::io::stdout()),
         };
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::sync_channel::<String>(QUEUE_CAPACITY);
         let worker = std::thread::Builder::new()
             .name(String::from("guard-audit"))
             .spawn(move || {
@@ -96,8 +102,8 @@ impl AuditSink {
             Ok(l) => l,
             Err(_) => return false,
         };
-        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().is_some_and(|tx| tx.send(line).is_ok())
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        tx.is_some_and(|tx| tx.send(line).is_ok())
     }
 
     /// Flush everything queued and stop the writer.
