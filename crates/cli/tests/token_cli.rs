@@ -375,3 +375,40 @@ fn inspect_is_labelled_untrusted() {
     let bad = stormwatch(&["token", "inspect", "not-a-token"], None);
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn storm_0558_key_is_revoked_by_default() {
+    // A key set that still publishes the stolen key (thumbprint d4b4cccd…): tokens it signed
+    // are refused as compromised, even with a genuine signature and correct issuer binding.
+    let stolen = TestKey::rsa("msa-2016");
+    let mut jwk = stolen.jwk_with_issuer(TEMPLATE);
+    jwk["x5t"] = json!("1LTMzakihiRla_8z2BEJVXeWMqo");
+    let path = fx().dir.join("storm-0558.json");
+    std::fs::write(&path, testkit::jwks(&[jwk])).unwrap();
+    let out = stormwatch(
+        &[
+            "token",
+            "verify",
+            "--jwks",
+            path.to_str().unwrap(),
+            "--audience",
+            AUD,
+            "--tenant",
+            TENANT,
+            "--at",
+            &NOW.to_string(),
+            &stolen.sign(&claims()),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = &verdicts(&out)[0];
+    assert_eq!(v["reason"], "compromised_key");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("d4b4cccda9228624656bff33d8110955779632aa"),
+        "{v}"
+    );
+}
