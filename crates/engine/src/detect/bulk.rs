@@ -4,8 +4,11 @@
 //! Robust statistics, so one bad day does not hide the next: per mailbox, the items read per
 //! UTC day; a day is anomalous when it exceeds all of `3 × median`, `median + 10 × MAD × 1.4826`
 //! (MAD scaled to a standard deviation) and an absolute floor of 100 items, and the mailbox has
-//! at least 5 days of history. A token is issued to one user; one unique token id reading three
-//! or more mailboxes is a token being replayed (or a broad delegate: see docs/detections.md).
+//! at least 5 days of history. A token and an Entra session are issued to one user; one unique
+//! token id or session id reading three or more mailboxes is being replayed (or is a broad
+//! delegate: see docs/detections.md). Many mailboxes read from one address or by one app are
+//! not flagged here — an office NAT does that all day — but reads without sign-in from one
+//! address join one incident.
 
 use super::builtin_rules as rules;
 use crate::alert::{Alert, Level};
@@ -27,6 +30,7 @@ pub struct Read {
     pub ip: Option<IpAddr>,
     pub app: Option<Arc<str>>,
     pub token: Option<String>,
+    pub session: Option<String>,
 }
 
 /// A mailbox's reads by UTC day number.
@@ -121,15 +125,18 @@ pub fn bulk_reads(reads: &[Read], max_ids: usize) -> Vec<Alert> {
     out
 }
 
-/// One token id reading three or more mailboxes.
+/// One token id or one Entra session reading three or more mailboxes (both are issued to
+/// one user).
 pub fn shared_tokens(reads: &[Read], max_ids: usize) -> Vec<Alert> {
-    let mut by_token: BTreeMap<(Arc<str>, &str), Vec<&Read>> = BTreeMap::new();
+    let mut by_token: BTreeMap<(Arc<str>, String), Vec<&Read>> = BTreeMap::new();
     for r in reads {
         if let Some(t) = &r.token {
-            by_token
-                .entry((r.tenant.clone(), t.as_str()))
-                .or_default()
-                .push(r);
+            let key = (r.tenant.clone(), format!("token {t}"));
+            by_token.entry(key).or_default().push(r);
+        }
+        if let Some(s) = &r.session {
+            let key = (r.tenant.clone(), format!("session {s}"));
+            by_token.entry(key).or_default().push(r);
         }
     }
     let mut out = Vec::new();
@@ -154,8 +161,8 @@ pub fn shared_tokens(reads: &[Read], max_ids: usize) -> Vec<Alert> {
                 .take(max_ids)
                 .collect(),
             source: Some(first.origin.clone()),
-            summary: format!("one token ({token}) read {} mailboxes", mailboxes.len()),
-            evidence: json!({"token_id": token, "mailboxes": mailboxes}),
+            summary: format!("one {token} read {} mailboxes", mailboxes.len()),
+            evidence: json!({"shared": token, "mailboxes": mailboxes}),
         });
     }
     out

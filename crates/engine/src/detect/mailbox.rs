@@ -277,18 +277,25 @@ impl Detector for MailDetector {
         let mut not_applicable: BTreeMap<Arc<str>, u64> = BTreeMap::new();
         let accesses = std::mem::take(&mut self.accesses);
         for a in &accesses {
-            let Some(time) = a.time else {
-                continue;
-            };
+            // A record without a time is judged on what it has: its session and token ids
+            // against the tenant's sign-ins; "new" needs a time, so it is never new.
             let known = a.app.as_ref().is_none_or(|app| {
                 self.baseline.knows(&a.tenant, app)
                     || first_seen
                         .get(&(a.tenant.clone(), app.clone()))
                         .is_some_and(|f| Some(*f) < learn_end.get(&a.tenant).copied())
             });
-            let learning = learn_end.get(&a.tenant).is_some_and(|end| time < *end);
+            let learning = match a.time {
+                Some(time) => learn_end.get(&a.tenant).is_some_and(|end| time < *end),
+                None => true,
+            };
             let new = !known && !learning;
-            let applicable = self.signins.covers(&a.tenant, time);
+            let applicable = match a.time {
+                Some(time) => self.signins.covers(&a.tenant, time),
+                None => {
+                    (a.session.is_some() || a.token.is_some()) && self.signins.has_tenant(&a.tenant)
+                }
+            };
             let backing = if applicable {
                 let probe = Probe {
                     tenant: &a.tenant,
@@ -296,7 +303,7 @@ impl Detector for MailDetector {
                     ip: a.ip,
                     session: a.session.as_deref(),
                     token: a.token.as_deref(),
-                    time: Some(time),
+                    time: a.time,
                 };
                 self.signins
                     .backing(&probe, self.options.signin_window_secs)
@@ -363,6 +370,7 @@ fn accesses_view(accesses: &[Access]) -> Vec<super::bulk::Read> {
                 ip: a.ip,
                 app: a.app.clone(),
                 token: a.token.as_deref().map(str::to_string),
+                session: a.session.as_deref().map(str::to_string),
             })
         })
         .collect()
