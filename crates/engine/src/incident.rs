@@ -196,10 +196,10 @@ impl Incident {
             .map(|a| a.rule.title.as_str())
             .unwrap_or("");
         format!(
-            "{} detection{} over {mailboxes} mailbox{}{from}{apps}: {head}",
+            "{} detection{} over {mailboxes} account{}{from}{apps}: {head}",
             self.detections.len(),
             if self.detections.len() == 1 { "" } else { "s" },
-            if mailboxes == 1 { "" } else { "es" }
+            if mailboxes == 1 { "" } else { "s" }
         )
     }
 

@@ -9,17 +9,37 @@
 use super::Detector;
 use crate::alert::{Alert, Level, RuleKind, RuleRef};
 use crate::event::{Event, LogKind};
+use crate::normalize::lookup::{get_ci, path_ci};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use stormwatch_sigma::{Correlator, Mapping, Route, RuleSet};
 
 /// An engine event as Sigma sees it: the normalized record, with the event's UTC time.
+///
+/// Field names resolve exactly first (the UAL uses the names SigmaHQ's m365 rules use); then,
+/// ignoring ASCII case, at the top level and inside an Azure Monitor envelope's `properties` —
+/// so SigmaHQ's azure rules, written against the Log Analytics schema (`ResultType`,
+/// `AppDisplayName`), also match diagnostic-settings exports (`resultType`,
+/// `properties.appDisplayName`).
 struct SigmaView<'a>(&'a Event);
 
 impl stormwatch_sigma::Event for SigmaView<'_> {
     fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
-        stormwatch_sigma::Event::field(&self.0.record, name)
+        let record = &self.0.record;
+        if let Some(v) = stormwatch_sigma::Event::field(record, name) {
+            return Some(v);
+        }
+        let map = record.as_object()?;
+        path_ci(map, name)
+            .or_else(|| match self.0.kind {
+                LogKind::EntraSignIn | LogKind::EntraAudit | LogKind::Generic => {
+                    let props = get_ci(map, "properties")?.as_object()?;
+                    path_ci(props, name)
+                }
+                _ => None,
+            })
+            .map(Cow::Borrowed)
     }
 
     fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
