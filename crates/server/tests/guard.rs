@@ -147,3 +147,57 @@ fn forged_tokens_are_never_cached() {
     assert_eq!(g.guard.cache.len(), 0);
     assert!(g.stop().iter().all(|r| r["cached"] == false));
 }
+
+#[test]
+fn traefik_forwarded_headers_are_audited() {
+    let g = start_guard("traefik");
+    let auth = format!("Bearer {}", forged_token());
+    let r = http_get(
+        g.addr,
+        "/",
+        &[
+            ("Authorization", &auth),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Host", "mail.example.com"),
+            ("X-Forwarded-Uri", "/EWS/Exchange.asmx"),
+            ("X-Forwarded-For", "192.0.2.44"),
+        ],
+    );
+    assert_eq!(r.status, 401);
+    let rec = &g.stop()[0];
+    assert_eq!(rec["method"], "POST");
+    assert_eq!(rec["host"], "mail.example.com");
+    assert_eq!(rec["uri"], "/EWS/Exchange.asmx");
+    assert_eq!(rec["client_ip"], "192.0.2.44");
+}
+
+#[test]
+fn rotated_key_is_picked_up_on_first_unknown_kid() {
+    let g = start_guard_with("rotate", |c| c.min_refresh_interval_secs = Some(0));
+    let rotated = stormwatch_token::testkit::TestKey::ec("rotated-key", "ES256");
+    let token = rotated.sign(&stormwatch_token::testkit::claims(TENANT, AUD, now()));
+    let auth = format!("Bearer {token}");
+    let r = http_get(g.addr, "/", &[("Authorization", &auth)]);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("unknown_key"));
+    // The identity provider publishes the new key (the guard reads the same JWKS file).
+    let jwks_file = g.audit.parent().unwrap().join("jwks.json");
+    let mut doc: serde_json::Value = serde_json::from_str(&keys().jwks).unwrap();
+    doc["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(rotated.jwk_with_issuer(TEMPLATE));
+    std::fs::write(&jwks_file, doc.to_string()).unwrap();
+    let r = http_get(g.addr, "/", &[("Authorization", &auth)]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    let m = http_get(g.addr, "/metrics", &[]);
+    assert!(m.body.contains("stormwatch_guard_keys 3"), "{}", m.body);
+    let reasons: Vec<String> = g
+        .stop()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, ["unknown_key", "valid"]);
+}

@@ -102,6 +102,11 @@ pub fn read_jsonl(path: &PathBuf) -> Vec<serde_json::Value> {
 
 /// Start a guard on 127.0.0.1 with an ephemeral port.
 pub fn start_guard(name: &str) -> RunningGuard {
+    start_guard_with(name, |_| {})
+}
+
+/// Start a guard after adjusting its configuration.
+pub fn start_guard_with(name: &str, adjust: impl FnOnce(&mut GuardConfig)) -> RunningGuard {
     let dir = temp_dir(name);
     let jwks = dir.join("jwks.json");
     std::fs::write(&jwks, &keys().jwks).unwrap();
@@ -114,6 +119,8 @@ pub fn start_guard(name: &str) -> RunningGuard {
         tenants: vec![TENANT.into()],
         ..GuardConfig::default()
     };
+    let mut cfg = cfg;
+    adjust(&mut cfg);
     let (guard, warnings) = Guard::from_config(&cfg).expect("guard config");
     assert!(warnings.is_empty(), "{warnings:?}");
     let guard = Arc::new(guard);
