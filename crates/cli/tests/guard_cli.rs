@@ -1,5 +1,6 @@
 //! `stormwatch guard` as a real process: flags, health endpoint, a forged and a valid token,
-//! and graceful shutdown on SIGTERM (exit 0, audit log flushed).
+//! graceful shutdown on SIGTERM (exit 0, audit log flushed), and the audit log read back by
+//! `stormwatch hunt` (the forged attempt is one high detection).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -124,6 +125,28 @@ fn guard_process_answers_and_shuts_down_gracefully_on_sigterm() {
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["key_issuer_mismatch", "valid"]);
+
+    // The audit log is a hunt input: the forged attempt becomes one high detection.
+    let hunt = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["--quiet", "hunt", "--format", "jsonl"])
+        .arg(&audit)
+        .output()
+        .unwrap();
+    assert_eq!(
+        hunt.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&hunt.stderr)
+    );
+    let detections: Vec<serde_json::Value> = String::from_utf8(hunt.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0]["rule"]["level"], "high");
+    assert_eq!(detections[0]["tenant"], TENANT);
+    assert_eq!(detections[0]["evidence"]["reason"], "key_issuer_mismatch");
 }
 
 #[test]
