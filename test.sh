@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after installing what the tests need that a fresh machine
-# may lack (nginx for the forward-auth gateway test). Tests read third-party data from
+# may lack (nginx for the forward-auth gateway test, the openssl tool that makes RSA test keys).
+# Tests read third-party data from
 # ../shared (the SigmaHQ corpus, public sample logs) in place.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need[*]}" >&2

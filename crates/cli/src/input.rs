@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use stormwatch_engine::decode::Layout;
 use stormwatch_engine::ingest::{InputInfo, Sink};
+use stormwatch_engine::prefilter::Prefilter;
 use stormwatch_engine::source::{self, Input};
 use stormwatch_engine::{Event, IngestOptions, IngestStats, Ingestor, Rejection};
 
@@ -23,6 +24,10 @@ pub struct InputArgs {
     /// record is counted in the summary whatever this says.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_errors: u64,
+
+    /// Worker threads for reading JSON lines (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// What a read produced besides the events.
@@ -46,6 +51,17 @@ pub fn read_inputs(
     globals: Globals,
     on_event: &mut dyn FnMut(Event),
 ) -> ReadOutcome {
+    read_inputs_filtered(args, globals, None, on_event)
+}
+
+/// [`read_inputs`], skipping unparsed the JSON lines `prefilter` does not want (counted in
+/// `stats.prefiltered`).
+pub fn read_inputs_filtered(
+    args: &InputArgs,
+    globals: Globals,
+    prefilter: Option<std::sync::Arc<Prefilter>>,
+    on_event: &mut dyn FnMut(Event),
+) -> ReadOutcome {
     let mut inputs = Vec::new();
     for path in &args.paths {
         match source::expand(std::slice::from_ref(path)) {
@@ -63,7 +79,7 @@ pub fn read_inputs(
         quiet: globals.quiet,
         files: Vec::new(),
     };
-    let mut ingestor = Ingestor::new(IngestOptions::default());
+    let mut ingestor = Ingestor::with_prefilter(IngestOptions::default(), prefilter);
     ingestor.run(&inputs, &mut sink);
     let files = std::mem::take(&mut sink.files);
     drop(sink);
@@ -89,7 +105,7 @@ pub fn read_inputs(
     }
 }
 
-/// The closing line on stderr: read = parsed + rejected, always.
+/// The closing line on stderr: read = parsed + rejected (+ prefiltered), always.
 pub fn print_reconciliation(stats: &IngestStats, extra: &str) {
     let inputs = stats.inputs - stats.inputs_failed - stats.inputs_skipped;
     let mut failed = String::new();
@@ -99,14 +115,23 @@ pub fn print_reconciliation(stats: &IngestStats, extra: &str) {
     if stats.inputs_skipped > 0 {
         failed.push_str(&format!(" ({} skipped: not logs)", stats.inputs_skipped));
     }
+    let prefiltered = if stats.prefiltered > 0 {
+        format!(
+            ", {} prefiltered (no detector's literal on the line: not parsed, not checked)",
+            stats.prefiltered
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} records read from {} input{}{}: {} parsed, {} rejected{}",
+        "{} records read from {} input{}{}: {} parsed, {} rejected{}{}",
         stats.records_read,
         inputs,
         if inputs == 1 { "" } else { "s" },
         failed,
         stats.events,
         stats.rejected,
+        prefiltered,
         extra
     );
 }
