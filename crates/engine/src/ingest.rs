@@ -4,11 +4,16 @@
 //! [`Rejection`] handed to the sink with its location and reason. So
 //! `records read = events + rejected` holds by construction, and [`IngestStats`] proves it. An
 //! input that cannot be opened is reported and counted separately; it never stops the run.
+//!
+//! With a [`Prefilter`] (hunt's witness prefilter), JSON-lines records no detector can want are
+//! counted as read and as prefiltered without being parsed: then
+//! `records read = events + rejected + prefiltered`.
 
 use crate::decode::chunks::ChunkReader;
 use crate::decode::{self, Framed, Layout};
 use crate::event::{Event, Origin, Position};
 use crate::normalize;
+use crate::prefilter::Prefilter;
 use crate::source::{self, Input, Limits};
 use rayon::prelude::*;
 use std::fmt;
@@ -78,6 +83,8 @@ pub struct IngestStats {
     pub records_read: u64,
     pub events: u64,
     pub rejected: u64,
+    /// Records skipped unparsed by the prefilter (JSON lines no detector can want).
+    pub prefiltered: u64,
     pub bytes: u64,
 }
 
@@ -86,6 +93,8 @@ pub struct IngestStats {
 pub struct Ingestor {
     pub options: IngestOptions,
     pub stats: IngestStats,
+    /// Skips JSON lines no detector wants, unparsed (chunked JSON-lines reading only).
+    pub prefilter: Option<Arc<Prefilter>>,
 }
 
 impl Ingestor {
@@ -93,6 +102,15 @@ impl Ingestor {
         Ingestor {
             options,
             stats: IngestStats::default(),
+            prefilter: None,
+        }
+    }
+
+    /// An ingestor that skips, unparsed, the JSON lines `prefilter` does not want.
+    pub fn with_prefilter(options: IngestOptions, prefilter: Option<Arc<Prefilter>>) -> Self {
+        Ingestor {
+            prefilter,
+            ..Ingestor::new(options)
         }
     }
 
@@ -154,16 +172,18 @@ impl Ingestor {
         let consumed = opened.consumed.clone();
         let progress = |sink: &mut dyn Sink| sink.progress(base + consumed.load(Ordering::Relaxed));
         let threads = self.options.threads.max(1);
+        let prefilter = self.prefilter.clone();
         let result = decode::sniff(&mut opened.reader).and_then(|mut sniffed| {
             if sniffed.layout == Layout::Unknown && !input.explicit {
                 return Ok(None);
             }
-            if sniffed.layout == Layout::JsonLines && threads > 1 {
+            if sniffed.layout == Layout::JsonLines && (threads > 1 || prefilter.is_some()) {
                 let first = sniffed.first_line.take();
                 let mut chunks = ChunkReader::new(&mut opened.reader, first);
                 read_chunks(
                     &mut chunks,
                     threads,
+                    prefilter.as_deref(),
                     &input.name,
                     &mut books,
                     sink,
@@ -215,6 +235,8 @@ impl Ingestor {
 enum Outcome {
     Event(Event),
     Rejected(Rejection),
+    /// Read but not parsed: the prefilter found nothing any detector wants on the line.
+    Skipped(Position),
 }
 
 /// Normalizes a framed record (runs on worker threads for chunked input).
@@ -263,6 +285,10 @@ impl Books<'_> {
                 self.info.rejected += 1;
                 sink.rejected(rejection);
             }
+            Outcome::Skipped(position) => {
+                self.last = position;
+                self.stats.prefiltered += 1;
+            }
         }
     }
 }
@@ -272,6 +298,7 @@ impl Books<'_> {
 fn read_chunks(
     chunks: &mut ChunkReader<'_>,
     threads: usize,
+    prefilter: Option<&Prefilter>,
     file: &Arc<str>,
     books: &mut Books<'_>,
     sink: &mut dyn Sink,
@@ -295,10 +322,22 @@ fn read_chunks(
         }
         let results: Vec<Vec<Outcome>> = batch
             .par_iter()
-            .map(|chunk| {
-                let mut out = Vec::new();
-                chunk.frame(&mut |framed| out.push(outcome(framed, file)));
-                out
+            .map(|chunk| match prefilter {
+                Some(p) => {
+                    let mut out = Vec::new();
+                    let mut skipped = Vec::new();
+                    chunk.frame_wanted(
+                        &|line| p.wants(line),
+                        &mut |framed| out.push((framed_line(&framed), outcome(framed, file))),
+                        &mut |n| skipped.push(n),
+                    );
+                    merge(out, skipped)
+                }
+                None => {
+                    let mut out = Vec::new();
+                    chunk.frame(&mut |framed| out.push(outcome(framed, file)));
+                    out
+                }
             })
             .collect();
         for outcome in results.into_iter().flatten() {
@@ -310,6 +349,30 @@ fn read_chunks(
             return Err(e);
         }
     }
+}
+
+/// The line a framed JSON-lines record came from.
+fn framed_line(framed: &Framed) -> u64 {
+    match framed {
+        Framed::Record(_, p) | Framed::Bad(p, _) => match p {
+            Position::Line(l) | Position::LineRecord(l, _) => *l,
+            Position::Record(n) => *n,
+        },
+    }
+}
+
+/// Outcomes of parsed lines and skipped line numbers, back in line order.
+fn merge(parsed: Vec<(u64, Outcome)>, skipped: Vec<u64>) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(parsed.len() + skipped.len());
+    let mut skipped = skipped.into_iter().peekable();
+    for (line, o) in parsed {
+        while let Some(n) = skipped.next_if(|n| *n < line) {
+            out.push(Outcome::Skipped(Position::Line(n)));
+        }
+        out.push(o);
+    }
+    out.extend(skipped.map(|n| Outcome::Skipped(Position::Line(n))));
+    out
 }
 
 fn describe_io(e: &std::io::Error, compression: &str) -> String {

@@ -13,6 +13,8 @@
 //!   fields once.
 //! * [`ingest`] drives the three over a set of inputs and keeps the books: every record read is
 //!   either an event or a rejection, never silently dropped.
+//! * [`prefilter`] decides from raw line bytes whether any detector of a run could want a
+//!   record, so `hunt` parses only those (the witness prefilter).
 //! * [`alert`] is the detection record every detector produces; [`sink`] writes detections as a
 //!   table, CSV, JSON, JSON lines or a standalone HTML report.
 
@@ -23,6 +25,7 @@ pub mod event;
 pub mod incident;
 pub mod ingest;
 pub mod normalize;
+pub mod prefilter;
 pub mod sink;
 pub mod source;
 pub mod summary;

@@ -29,6 +29,25 @@ impl Chunk {
         }
     }
 
+    /// Frames the lines `wants` accepts (raw bytes, before parsing); the others are handed to
+    /// `skipped` by number, unparsed. Lines cut for length are always framed (as rejections).
+    pub fn frame_wanted(
+        &self,
+        wants: &dyn Fn(&[u8]) -> bool,
+        emit: &mut dyn FnMut(Framed),
+        skipped: &mut dyn FnMut(u64),
+    ) {
+        for (i, &(start, end, cut)) in self.lines.iter().enumerate() {
+            let number = self.first_line + i as u64;
+            let line = &self.data[start..end];
+            if !cut && !wants(line) {
+                skipped(number);
+                continue;
+            }
+            frame_line(line, number, cut, emit);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }

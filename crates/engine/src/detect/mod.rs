@@ -9,6 +9,7 @@ pub mod apps;
 pub mod baseline;
 pub mod builtin_rules;
 mod bulk;
+pub mod interest;
 pub mod ioc;
 pub mod mailbox;
 pub mod sigma;

@@ -5,15 +5,24 @@
 //! (a logsource no mapping knows) never match and are counted, not hidden. Matches of rules
 //! that correlations use are fed to the [`Correlator`]; its hits become `correlation`
 //! detections listing the contributing records' ids.
+//!
+//! The fast path ([`SigmaDetector::new`]) indexes each event once for its kind
+//! ([`Mapping::index`], with the lenient lookups of [`SigmaView`] behind it) and asks a
+//! [`Router`] for the rules whose route accepts it, checking each distinct route once. The
+//! plain path ([`SigmaDetector::plain`]) resolves every field through the mapping per lookup and
+//! tests every rule of the kind; it is kept as the reference the fast path is tested against
+//! (`tests/fastpath.rs`). [`SigmaDetector::interest`] tells the witness prefilter
+//! ([`crate::prefilter`]) which raw lines the routed rules could match.
 
 use super::Detector;
 use crate::alert::{Alert, Level, RuleKind, RuleRef};
 use crate::event::{Event, LogKind};
 use crate::normalize::lookup::{get_ci, path_ci};
+use crate::prefilter::Interest;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use stormwatch_sigma::{Correlator, Mapping, Route, RuleSet};
+use stormwatch_sigma::{Correlator, IndexedEvent, Mapping, Route, Router, RuleSet};
 
 /// An engine event as Sigma sees it: the normalized record, with the event's UTC time.
 ///
@@ -51,6 +60,32 @@ impl stormwatch_sigma::Event for SigmaView<'_> {
     }
 }
 
+/// The fast path's view: fields indexed once ([`IndexedEvent`]); a name the index does not
+/// hold falls back to the mapped [`SigmaView`] (case-insensitive names, envelope properties).
+struct FastView<'a> {
+    indexed: IndexedEvent<'a>,
+    slow: stormwatch_sigma::MappedEvent<'a>,
+    time_ms: Option<i64>,
+}
+
+impl stormwatch_sigma::Event for FastView<'_> {
+    fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.indexed.field(name).or_else(|| self.slow.field(name))
+    }
+
+    fn field_lowered(&self, name: &str) -> Option<&str> {
+        self.indexed.field_lowered(name)
+    }
+
+    fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.indexed.any_value(f)
+    }
+
+    fn timestamp_ms(&self) -> Option<i64> {
+        self.time_ms
+    }
+}
+
 /// What a correlation needs to name the events it saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -67,6 +102,8 @@ pub struct SigmaDetector<'a> {
     mapping: &'a Mapping,
     /// Rule indices per log kind, with their routes.
     by_kind: HashMap<LogKind, Vec<(usize, Route)>>,
+    /// Rules grouped by route, for the fast path; `None` on the plain path.
+    router: Option<Router>,
     correlator: Correlator<'a>,
     seen: Vec<Seen>,
     unrouted: usize,
@@ -80,7 +117,16 @@ pub fn level(l: Option<stormwatch_sigma::Level>) -> Level {
 }
 
 impl<'a> SigmaDetector<'a> {
+    /// The fast path: indexed events, routed rules.
     pub fn new(set: &'a RuleSet, mapping: &'a Mapping) -> Self {
+        let mut d = SigmaDetector::plain(set, mapping);
+        d.router = Some(Router::new(mapping, set));
+        d
+    }
+
+    /// The plain path: every rule of the event's kind tested through a per-lookup mapped view
+    /// (the reference for the fast path's equivalence test).
+    pub fn plain(set: &'a RuleSet, mapping: &'a Mapping) -> Self {
         let mut by_kind: HashMap<LogKind, Vec<(usize, Route)>> = HashMap::new();
         let mut unrouted = 0;
         for (i, rule) in set.rules().iter().enumerate() {
@@ -103,6 +149,7 @@ impl<'a> SigmaDetector<'a> {
             set,
             mapping,
             by_kind,
+            router: None,
             correlator: Correlator::new(set),
             seen: Vec::new(),
             unrouted,
@@ -110,9 +157,67 @@ impl<'a> SigmaDetector<'a> {
         }
     }
 
+    /// The raw lines the routed rules could match, for the witness prefilter: every routed
+    /// rule's witnesses; a routed rule without witnesses makes its log kinds wanted whole.
+    pub fn interest(&self) -> Interest {
+        let mut interest = Interest::nothing();
+        for (kind, rules) in &self.by_kind {
+            for (index, _) in rules {
+                match self.set.rules()[*index].witnesses() {
+                    Some(w) => interest.literals(w),
+                    None => interest.kind(*kind),
+                }
+            }
+        }
+        interest
+    }
+
     /// Rules whose logsource maps to no log kind stormwatch reads.
     pub fn unrouted(&self) -> usize {
         self.unrouted
+    }
+
+    /// Tests rule `index` on an event; reports a match and feeds it to correlations.
+    fn evaluate(
+        &mut self,
+        index: usize,
+        event: &Event,
+        sigma: &dyn stormwatch_sigma::Event,
+        hits: &mut Vec<stormwatch_sigma::CorrelationHit>,
+        out: &mut Vec<Alert>,
+    ) {
+        let rule = &self.set.rules()[index];
+        if !rule.matches(sigma) {
+            return;
+        }
+        self.matches += 1;
+        if rule.is_standalone() {
+            let summary = format!("{} ({})", rule.title(), describe(event));
+            let evidence = json!({"logsource": format!("{:?}", rule.logsource())});
+            out.push(Alert::for_event(
+                self.rule_ref(index),
+                event,
+                summary,
+                evidence,
+            ));
+        }
+        if self.correlator.wants(index) {
+            if let Some(t) = event.core.time {
+                let reference = self.seen.len() as u64;
+                let c = &event.core;
+                self.seen.push(Seen {
+                    record_id: c.record_id.clone(),
+                    tenant: c.tenant.clone(),
+                    user: c.user.clone(),
+                    ip: c.ip.map(|i| i.to_string()),
+                    app_id: c.app_id.clone(),
+                });
+                hits.extend(
+                    self.correlator
+                        .feed(index, sigma, t.timestamp_millis(), reference),
+                );
+            }
+        }
     }
 
     fn rule_ref(&self, index: usize) -> RuleRef {
@@ -191,44 +296,27 @@ impl Detector for SigmaDetector<'_> {
         };
         let view = SigmaView(event);
         let kind = event.kind.name();
-        let mapped = self.mapping.view(kind, &view);
         let mut hits = Vec::new();
-        for (index, route) in rules {
-            if !route.accepts(kind, &mapped) {
-                continue;
+        match &self.router {
+            Some(router) => {
+                let fast = FastView {
+                    indexed: self.mapping.index(kind, &event.record),
+                    slow: self.mapping.view(kind, &view),
+                    time_ms: event.core.time.map(|t| t.timestamp_millis()),
+                };
+                for index in router.candidates(kind, &fast) {
+                    self.evaluate(index, event, &fast, &mut hits, out);
+                }
             }
-            let rule = &self.set.rules()[*index];
-            if !rule.matches(&mapped) {
-                continue;
-            }
-            self.matches += 1;
-            if rule.is_standalone() {
-                let summary = format!("{} ({})", rule.title(), describe(event));
-                let evidence = json!({"logsource": format!("{:?}", rule.logsource())});
-                out.push(Alert::for_event(
-                    self.rule_ref(*index),
-                    event,
-                    summary,
-                    evidence,
-                ));
-            }
-            if self.correlator.wants(*index) {
-                if let Some(t) = event.core.time {
-                    let reference = self.seen.len() as u64;
-                    let c = &event.core;
-                    self.seen.push(Seen {
-                        record_id: c.record_id.clone(),
-                        tenant: c.tenant.clone(),
-                        user: c.user.clone(),
-                        ip: c.ip.map(|i| i.to_string()),
-                        app_id: c.app_id.clone(),
-                    });
-                    hits.extend(self.correlator.feed(
-                        *index,
-                        &mapped,
-                        t.timestamp_millis(),
-                        reference,
-                    ));
+            None => {
+                let mapped = self.mapping.view(kind, &view);
+                let candidates: Vec<usize> = rules
+                    .iter()
+                    .filter(|(_, route)| route.accepts(kind, &mapped))
+                    .map(|(i, _)| *i)
+                    .collect();
+                for index in candidates {
+                    self.evaluate(index, event, &mapped, &mut hits, out);
                 }
             }
         }

@@ -1,0 +1,209 @@
+//! The fast path finds exactly what the plain path finds.
+//!
+//! Fast: the witness prefilter over raw lines ([`stormwatch_engine::prefilter`]) with the
+//! routed, indexed Sigma detector ([`SigmaDetector::new`]). Plain: every record parsed, every
+//! rule of the record's kind tested through a per-lookup mapped view ([`SigmaDetector::plain`]).
+//! Both run with the built-in detectors, over the scenario corpus (made here by the generator
+//! library) with the SigmaHQ cloud rules, and over SigmaHQ's regression samples (each sample as
+//! one JSON line) with the whole SigmaHQ tree. Detections are compared as JSON lines.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use stormwatch_engine::detect::baseline::Baseline;
+use stormwatch_engine::detect::interest::builtin_interest;
+use stormwatch_engine::detect::ioc::{self, IocDetector};
+use stormwatch_engine::detect::mailbox::{MailDetector, MailOptions};
+use stormwatch_engine::detect::sigma::SigmaDetector;
+use stormwatch_engine::detect::verdicts::VerdictDetector;
+use stormwatch_engine::detect::Detector;
+use stormwatch_engine::ingest::Sink;
+use stormwatch_engine::prefilter::Interest;
+use stormwatch_engine::{sink, Alert, Event, IngestOptions, IngestStats, Ingestor, Rejection};
+use stormwatch_scenario::{Output, Stream};
+use stormwatch_sigma::{Config, Mapping, RuleSet};
+
+fn sigma_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma")
+}
+
+/// Feeds every event to the detectors as it arrives.
+struct Detect<'d> {
+    detectors: Vec<&'d mut dyn Detector>,
+    alerts: Vec<Alert>,
+    rejected: u64,
+}
+
+impl Sink for Detect<'_> {
+    fn event(&mut self, event: Event) {
+        for d in self.detectors.iter_mut() {
+            d.observe(&event, &mut self.alerts);
+        }
+    }
+    fn rejected(&mut self, _: Rejection) {
+        self.rejected += 1;
+    }
+}
+
+/// Runs sigma + built-ins over `inputs` (name, bytes); the detections as sorted JSON lines.
+fn hunt(set: &RuleSet, inputs: &[(&str, &[u8])], fast: bool) -> (Vec<String>, IngestStats) {
+    let mapping = Mapping::builtin();
+    let mut sigma = if fast {
+        SigmaDetector::new(set, &mapping)
+    } else {
+        SigmaDetector::plain(set, &mapping)
+    };
+    let indicators = ioc::storm_0558();
+    let mut interest = Interest::nothing();
+    interest.union(sigma.interest());
+    interest.union(builtin_interest(&indicators));
+    let mut mail = MailDetector::new(MailOptions::default(), Baseline::default());
+    let mut iocs = IocDetector::new(indicators);
+    let mut verdicts = VerdictDetector;
+    let prefilter = if fast {
+        interest.compile().map(Arc::new)
+    } else {
+        None
+    };
+    let options = IngestOptions {
+        threads: 2,
+        ..IngestOptions::default()
+    };
+    let mut ingestor = Ingestor::with_prefilter(options, prefilter);
+    let mut out = Detect {
+        detectors: vec![&mut sigma, &mut mail, &mut iocs, &mut verdicts],
+        alerts: Vec::new(),
+        rejected: 0,
+    };
+    for (name, bytes) in inputs {
+        ingestor.run_reader(name, Box::new(Cursor::new(bytes.to_vec())), &mut out);
+    }
+    let mut alerts = std::mem::take(&mut out.alerts);
+    let mut notes = Vec::new();
+    for d in out.detectors.iter_mut() {
+        d.finish(&mut alerts, &mut notes);
+    }
+    sink::sort(&mut alerts);
+    let mut lines: Vec<String> = alerts
+        .iter()
+        .map(|a| {
+            let mut b = Vec::new();
+            sink::write_jsonl(&mut b, a).expect("serialise");
+            String::from_utf8(b).expect("utf-8")
+        })
+        .collect();
+    lines.sort();
+    let s = ingestor.stats;
+    assert_eq!(s.records_read, s.events + s.rejected + s.prefiltered);
+    (lines, s)
+}
+
+#[derive(Default)]
+struct Memory {
+    ual: Vec<u8>,
+    signins: Vec<u8>,
+    audit: Vec<u8>,
+}
+
+impl Output for Memory {
+    fn write(&mut self, stream: Stream, record: &serde_json::Value) -> std::io::Result<()> {
+        let buf = match stream {
+            Stream::Ual => &mut self.ual,
+            Stream::SignIns => &mut self.signins,
+            Stream::EntraAudit => &mut self.audit,
+        };
+        serde_json::to_writer(&mut *buf, record)?;
+        buf.push(b'\n');
+        Ok(())
+    }
+}
+
+fn scenario() -> Memory {
+    let mut corpus = Memory::default();
+    let config = stormwatch_scenario::Config {
+        seed: 7,
+        ..stormwatch_scenario::Config::default()
+    };
+    stormwatch_scenario::generate(&config, &mut corpus).expect("generate");
+    corpus
+}
+
+fn same_on_scenario(set: &RuleSet) {
+    let corpus = scenario();
+    let inputs = [
+        ("ual.jsonl", corpus.ual.as_slice()),
+        ("signins.jsonl", corpus.signins.as_slice()),
+        ("entra-audit.jsonl", corpus.audit.as_slice()),
+    ];
+    let (fast, fs) = hunt(set, &inputs, true);
+    let (plain, ps) = hunt(set, &inputs, false);
+    assert!(!plain.is_empty(), "the scenario raises detections");
+    assert!(fs.prefiltered > 0, "the prefilter skipped nothing: {fs:?}");
+    assert_eq!(ps.prefiltered, 0);
+    assert_eq!(fs.records_read, ps.records_read);
+    assert_eq!(fast, plain);
+}
+
+#[test]
+fn fast_path_equals_plain_path_on_the_scenario_corpus() {
+    let root = sigma_root();
+    let (set, _) = RuleSet::load_paths(&[root.join("rules/cloud")], &Config::builtin());
+    assert!(set.rules().len() > 100, "SigmaHQ cloud rules not found");
+    same_on_scenario(&set);
+}
+
+/// Without Sigma rules only the built-ins' interest keeps records: the test of that interest.
+#[test]
+fn fast_path_equals_plain_path_with_the_builtins_alone() {
+    let (set, _) = RuleSet::load_paths(&[], &Config::builtin());
+    assert!(set.rules().is_empty());
+    same_on_scenario(&set);
+}
+
+fn samples(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            samples(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn fast_path_equals_plain_path_on_sigma_regression_samples() {
+    let root = sigma_root();
+    let (set, _) = RuleSet::load_paths(&[root.join("rules")], &Config::builtin());
+    assert!(set.rules().len() > 1000, "SigmaHQ rules not found");
+    let mut files = Vec::new();
+    samples(&root.join("regression_data"), &mut files);
+    files.sort();
+    assert!(files.len() > 100, "regression samples not found");
+    // Each sample event (pretty-printed, one or several a file) becomes one JSON line, so the
+    // prefilter sees it.
+    let mut lines = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read sample");
+        let stream = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+        for value in stream {
+            let v = value.expect("sample is JSON");
+            serde_json::to_writer(&mut lines, &v).expect("serialise");
+            lines.push(b'\n');
+        }
+    }
+    let inputs = [("samples.jsonl", lines.as_slice())];
+    let (fast, fs) = hunt(&set, &inputs, true);
+    let (plain, _) = hunt(&set, &inputs, false);
+    assert!(
+        plain.len() >= files.len() / 2,
+        "samples fire their rules: {} detections for {} samples",
+        plain.len(),
+        files.len()
+    );
+    assert_eq!(fs.events + fs.prefiltered, fs.records_read);
+    assert_eq!(fast, plain);
+}
