@@ -294,7 +294,9 @@ impl Books<'_> {
 }
 
 /// JSON lines on all cores: batches of line-aligned chunks are framed and normalized in
-/// parallel, then handed to the sink in input order. Memory: a batch (a few MiB a thread).
+/// parallel, then handed to the sink in input order. Pipelined: while the workers frame batch
+/// N, the calling thread hands batch N−1 to the sink (the detectors) and reads batch N+1.
+/// Memory: three batches (a few MiB a thread each).
 fn read_chunks(
     chunks: &mut ChunkReader<'_>,
     threads: usize,
@@ -304,51 +306,91 @@ fn read_chunks(
     sink: &mut dyn Sink,
     progress: &dyn Fn(&mut dyn Sink),
 ) -> std::io::Result<()> {
+    let size = threads * 2;
+    let mut next = read_batch(chunks, size);
+    let mut pending: Option<Vec<Vec<Outcome>>> = None;
     loop {
-        let mut batch = Vec::with_capacity(threads * 2);
-        let mut failure = None;
-        while batch.len() < threads * 2 {
-            match chunks.next_chunk() {
-                Ok(Some(c)) => batch.push(c),
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+        let (batch, failure) = next;
+        let mut framed = None;
+        let mut following = None;
+        rayon::in_place_scope(|s| {
+            if !batch.is_empty() {
+                s.spawn(|_| framed = Some(frame_batch(&batch, prefilter, file)));
             }
-        }
-        if batch.is_empty() && failure.is_none() {
-            return Ok(());
-        }
-        let results: Vec<Vec<Outcome>> = batch
-            .par_iter()
-            .map(|chunk| match prefilter {
-                Some(p) => {
-                    let mut out = Vec::new();
-                    let mut skipped = Vec::new();
-                    chunk.frame_wanted(
-                        &|line| p.wants(line),
-                        &mut |framed| out.push((framed_line(&framed), outcome(framed, file))),
-                        &mut |n| skipped.push(n),
-                    );
-                    merge(out, skipped)
+            if let Some(done) = pending.take() {
+                for outcome in done.into_iter().flatten() {
+                    books.account(outcome, sink);
                 }
-                None => {
-                    let mut out = Vec::new();
-                    chunk.frame(&mut |framed| out.push(outcome(framed, file)));
-                    out
+                progress(sink);
+            }
+            if failure.is_none() && !batch.is_empty() {
+                following = Some(read_batch(chunks, size));
+            }
+        });
+        pending = framed;
+        match (failure, following) {
+            (Some(e), _) => {
+                for outcome in pending.take().into_iter().flatten().flatten() {
+                    books.account(outcome, sink);
                 }
-            })
-            .collect();
-        for outcome in results.into_iter().flatten() {
-            books.account(outcome, sink);
-        }
-        progress(sink);
-        if let Some(e) = failure {
-            books.last = Position::Line(chunks.next_line().saturating_sub(1));
-            return Err(e);
+                progress(sink);
+                books.last = Position::Line(chunks.next_line().saturating_sub(1));
+                return Err(e);
+            }
+            (None, None) => {
+                for outcome in pending.take().into_iter().flatten().flatten() {
+                    books.account(outcome, sink);
+                }
+                progress(sink);
+                return Ok(());
+            }
+            (None, Some(f)) => next = f,
         }
     }
+}
+
+/// Up to `size` chunks, and the read error that stopped it early, if any.
+fn read_batch(
+    chunks: &mut ChunkReader<'_>,
+    size: usize,
+) -> (Vec<crate::decode::chunks::Chunk>, Option<std::io::Error>) {
+    let mut batch = Vec::with_capacity(size);
+    while batch.len() < size {
+        match chunks.next_chunk() {
+            Ok(Some(c)) => batch.push(c),
+            Ok(None) => break,
+            Err(e) => return (batch, Some(e)),
+        }
+    }
+    (batch, None)
+}
+
+/// Frames and normalizes a batch of chunks on the worker threads.
+fn frame_batch(
+    batch: &[crate::decode::chunks::Chunk],
+    prefilter: Option<&Prefilter>,
+    file: &Arc<str>,
+) -> Vec<Vec<Outcome>> {
+    batch
+        .par_iter()
+        .map(|chunk| match prefilter {
+            Some(p) => {
+                let mut out = Vec::new();
+                let mut skipped = Vec::new();
+                chunk.frame_wanted(
+                    &|line| p.wants(line),
+                    &mut |framed| out.push((framed_line(&framed), outcome(framed, file))),
+                    &mut |n| skipped.push(n),
+                );
+                merge(out, skipped)
+            }
+            None => {
+                let mut out = Vec::new();
+                chunk.frame(&mut |framed| out.push(outcome(framed, file)));
+                out
+            }
+        })
+        .collect()
 }
 
 /// The line a framed JSON-lines record came from.
