@@ -1,0 +1,126 @@
+//! Microbenchmarks of hunt's hot path, so regressions show in review: the witness prefilter
+//! over raw lines, the decoder (framing + normalization of JSON lines), and Sigma matching
+//! (fast routed/indexed path against the plain path) with the SigmaHQ cloud rules when
+//! `../shared/sigma` is present.
+//!
+//! Input: 2,000 records of the scenario generator (seed 11). Run:
+//! `cargo bench -p stormwatch-engine --bench hunt_path`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::Path;
+use stormwatch_engine::detect::interest::builtin_interest;
+use stormwatch_engine::detect::ioc;
+use stormwatch_engine::detect::sigma::SigmaDetector;
+use stormwatch_engine::detect::Detector;
+use stormwatch_engine::ingest::Sink;
+use stormwatch_engine::{Event, IngestOptions, Ingestor, Rejection};
+use stormwatch_scenario::{Output, Stream};
+use stormwatch_sigma::{Config, Mapping, RuleSet};
+
+const RECORDS: usize = 2_000;
+
+/// The first UAL lines of a generated corpus.
+struct Lines(Vec<Vec<u8>>);
+
+impl Output for Lines {
+    fn write(&mut self, stream: Stream, record: &serde_json::Value) -> std::io::Result<()> {
+        if stream == Stream::Ual && self.0.len() < RECORDS {
+            self.0.push(serde_json::to_vec(record)?);
+        }
+        Ok(())
+    }
+}
+
+fn corpus() -> Vec<Vec<u8>> {
+    let mut lines = Lines(Vec::new());
+    let config = stormwatch_scenario::Config {
+        seed: 11,
+        ..stormwatch_scenario::Config::default()
+    };
+    stormwatch_scenario::generate(&config, &mut lines).expect("generate");
+    lines.0
+}
+
+#[derive(Default)]
+struct Collect(Vec<Event>);
+
+impl Sink for Collect {
+    fn event(&mut self, event: Event) {
+        self.0.push(event);
+    }
+    fn rejected(&mut self, _: Rejection) {}
+}
+
+fn decode(bytes: &[u8], threads: usize) -> Vec<Event> {
+    let mut ingestor = Ingestor::new(IngestOptions {
+        threads,
+        ..IngestOptions::default()
+    });
+    let mut sink = Collect::default();
+    ingestor.run_reader("bench", Box::new(Cursor::new(bytes.to_vec())), &mut sink);
+    sink.0
+}
+
+fn benches(c: &mut Criterion) {
+    let lines = corpus();
+    let mut jsonl = Vec::new();
+    for l in &lines {
+        jsonl.extend_from_slice(l);
+        jsonl.push(b'\n');
+    }
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/rules/cloud");
+    let (set, _) = RuleSet::load_paths(&[rules], &Config::builtin());
+    let mapping = Mapping::builtin();
+
+    let mut g = c.benchmark_group("prefilter");
+    g.throughput(Throughput::Bytes(jsonl.len() as u64));
+    let mut interest = SigmaDetector::new(&set, &mapping).interest();
+    interest.union(builtin_interest(&ioc::storm_0558()));
+    let prefilter = interest.compile().expect("a prefilter");
+    g.bench_function("wants/cloud+builtins", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| prefilter.wants(black_box(l)))
+                .count()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("jsonl/1-thread", |b| {
+        b.iter(|| decode(black_box(&jsonl), 1).len())
+    });
+    g.finish();
+
+    let events = decode(&jsonl, 1);
+    let mut g = c.benchmark_group("sigma");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    for (name, fast) in [("fast", true), ("plain", false)] {
+        g.bench_function(format!("cloud-rules/{name}"), |b| {
+            b.iter(|| {
+                let mut d = if fast {
+                    SigmaDetector::new(&set, &mapping)
+                } else {
+                    SigmaDetector::plain(&set, &mapping)
+                };
+                let mut out = Vec::new();
+                for e in &events {
+                    d.observe(e, &mut out);
+                }
+                out.len()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = hunt_path;
+    config = Criterion::default().sample_size(10);
+    targets = benches
+}
+criterion_main!(hunt_path);
