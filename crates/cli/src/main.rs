@@ -11,6 +11,11 @@ mod input;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// hunt parses records on worker threads and frees them on the detector thread; glibc's
+/// allocator spent about half of hunt's time there (benches/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Catch forged-token intrusions into cloud mail.
 ///
 /// stormwatch reads Microsoft 365 Unified Audit Log, Entra ID sign-in and audit logs (and any
