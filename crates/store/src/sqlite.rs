@@ -1,0 +1,643 @@
+//! The embedded backend: one SQLite file in the data directory (WAL journal), one connection
+//! behind a mutex. Writes are short transactions; SQLite serialises them anyway, and one
+//! connection keeps the backend free of pool tuning.
+
+use crate::{
+    ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
+    IncidentQuery, NewDetection, Recorded, Result, Role, Scope, Status, Store, StoreError,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    title TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    assignee TEXT,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    detections INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX incidents_dedup ON incidents (tenant, rule_id, actor, last_ms);
+CREATE INDEX incidents_tenant ON incidents (tenant, updated_ms);
+CREATE TABLE detections (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    incident_id INTEGER REFERENCES incidents (id),
+    record TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX detections_tenant_time ON detections (tenant, time_ms);
+CREATE INDEX detections_rule ON detections (rule_id, time_ms);
+CREATE INDEX detections_level ON detections (level, time_ms);
+CREATE INDEX detections_incident ON detections (incident_id);
+CREATE TABLE comments (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX comments_incident ON comments (incident_id);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    tenant TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX audit_incident ON audit (incident_id);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenant TEXT,
+    hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE batches (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+"#];
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+const INCIDENT_COLS: &str = "id, tenant, rule_id, actor, title, level, status, assignee, \
+     first_ms, last_ms, detections, created_ms, updated_ms";
+
+fn incident_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
+    let status: String = r.get(6)?;
+    Ok(Incident {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        rule_id: r.get(2)?,
+        actor: r.get(3)?,
+        title: r.get(4)?,
+        level: r.get(5)?,
+        status: Status::from_name(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                format!("unknown status {status:?}").into(),
+            )
+        })?,
+        assignee: r.get(7)?,
+        first_ms: r.get(8)?,
+        last_ms: r.get(9)?,
+        detections: r.get(10)?,
+        created_ms: r.get(11)?,
+        updated_ms: r.get(12)?,
+    })
+}
+
+fn json_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Value> {
+    let text: String = r.get(i)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `stormwatch.db` in `dir` and migrates it.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::open(&dir.join("stormwatch.db"))
+    }
+
+    /// Opens (creating if needed) the database file and migrates it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        Self::setup(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<usize> {
+        let c = self.lock();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied (rusqlite rolls
+        // back on drop), so a poisoned lock is still a usable connection.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)?;
+    let current = usize::try_from(current).unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = i + 1;
+        let fail = |e: rusqlite::Error| StoreError::Migration {
+            version,
+            message: e.to_string(),
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        // PRAGMA takes no bound parameters; the version is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn scoped_incident(tx: &Connection, scope: &Scope, id: i64) -> Result<Option<Incident>> {
+    tx.query_row(
+        &format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
+        ),
+        params![id, scope.tenant()],
+        incident_row,
+    )
+    .optional()
+    .map_err(db)
+}
+
+fn audit(
+    tx: &Transaction<'_>,
+    inc: &Incident,
+    actor: &str,
+    action: &str,
+    detail: &Value,
+    now_ms: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO audit (incident_id, tenant, actor, action, detail, at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            inc.id,
+            inc.tenant,
+            actor,
+            action,
+            detail.to_string(),
+            now_ms
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn record_detection(
+        &self,
+        d: &NewDetection,
+        policy: &DedupPolicy,
+        now_ms: i64,
+    ) -> Result<Recorded> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        let record = d.record.to_string();
+        let known: Option<(i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT id, incident_id FROM detections WHERE fingerprint = ?1",
+                params![d.fingerprint],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some((id, incident_id)) = known {
+            tx.execute(
+                "UPDATE detections SET record = ?2, level = ?3, updated_ms = ?4 WHERE id = ?1",
+                params![id, record, d.level, now_ms],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            return Ok(Recorded {
+                detection_id: id,
+                inserted: false,
+                incident_id,
+                incident_created: false,
+            });
+        }
+        let mut incident_id = None;
+        let mut incident_created = false;
+        if d.level >= policy.min_level {
+            let open: Option<Incident> = tx
+                .query_row(
+                    &format!(
+                        "SELECT {INCIDENT_COLS} FROM incidents WHERE tenant = ?1 AND rule_id = ?2 \
+                         AND actor = ?3 AND status IN ('new', 'acknowledged') \
+                         AND last_ms >= ?4 AND first_ms <= ?5 ORDER BY last_ms DESC LIMIT 1"
+                    ),
+                    params![
+                        d.tenant,
+                        d.rule_id,
+                        d.actor,
+                        d.time_ms.saturating_sub(policy.window_ms),
+                        d.time_ms.saturating_add(policy.window_ms)
+                    ],
+                    incident_row,
+                )
+                .optional()
+                .map_err(db)?;
+            match open {
+                Some(inc) => {
+                    tx.execute(
+                        "UPDATE incidents SET level = MAX(level, ?2), first_ms = MIN(first_ms, ?3), \
+                         last_ms = MAX(last_ms, ?3), detections = detections + 1, updated_ms = ?4 \
+                         WHERE id = ?1",
+                        params![inc.id, d.level, d.time_ms, now_ms],
+                    )
+                    .map_err(db)?;
+                    incident_id = Some(inc.id);
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO incidents (tenant, rule_id, actor, title, level, status, \
+                         first_ms, last_ms, detections, created_ms, updated_ms) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'new', ?6, ?6, 1, ?7, ?7)",
+                        params![
+                            d.tenant,
+                            d.rule_id,
+                            d.actor,
+                            d.rule_title,
+                            d.level,
+                            d.time_ms,
+                            now_ms
+                        ],
+                    )
+                    .map_err(db)?;
+                    let id = tx.last_insert_rowid();
+                    if let Some(inc) = scoped_incident(&tx, &Scope::All, id)? {
+                        audit(
+                            &tx,
+                            &inc,
+                            "stormwatch",
+                            "created",
+                            &json!({"rule": d.rule_id, "actor": d.actor}),
+                            now_ms,
+                        )?;
+                    }
+                    incident_id = Some(id);
+                    incident_created = true;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO detections (fingerprint, tenant, rule_id, level, time_ms, incident_id, \
+             record, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                d.fingerprint,
+                d.tenant,
+                d.rule_id,
+                d.level,
+                d.time_ms,
+                incident_id,
+                record,
+                now_ms
+            ],
+        )
+        .map_err(db)?;
+        let detection_id = tx.last_insert_rowid();
+        tx.commit().map_err(db)?;
+        Ok(Recorded {
+            detection_id,
+            inserted: true,
+            incident_id,
+            incident_created,
+        })
+    }
+
+    fn detections(&self, q: &DetectionQuery) -> Result<Vec<Detection>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT id, tenant, rule_id, level, time_ms, incident_id, record FROM detections \
+                 WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR rule_id = ?2) \
+                 AND (?3 IS NULL OR level >= ?3) AND (?4 IS NULL OR time_ms >= ?4) \
+                 AND (?5 IS NULL OR time_ms < ?5) AND (?6 IS NULL OR incident_id = ?6) \
+                 ORDER BY time_ms DESC, id DESC LIMIT ?7",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    q.scope.tenant(),
+                    q.rule_id,
+                    q.min_level,
+                    q.since_ms,
+                    q.until_ms,
+                    q.incident_id,
+                    q.limit
+                ],
+                |r| {
+                    Ok(Detection {
+                        id: r.get(0)?,
+                        tenant: r.get(1)?,
+                        rule_id: r.get(2)?,
+                        level: r.get(3)?,
+                        time_ms: r.get(4)?,
+                        incident_id: r.get(5)?,
+                        record: json_col(r, 6)?,
+                    })
+                },
+            )
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    fn incidents(&self, q: &IncidentQuery) -> Result<Vec<Incident>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {INCIDENT_COLS} FROM incidents WHERE (?1 IS NULL OR tenant = ?1) \
+                 AND (?2 IS NULL OR status = ?2) ORDER BY last_ms DESC, id DESC LIMIT ?3"
+            ))
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![q.scope.tenant(), q.status.map(Status::name), q.limit],
+                incident_row,
+            )
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    fn incident(&self, scope: &Scope, id: i64) -> Result<Option<Incident>> {
+        scoped_incident(&self.lock(), scope, id)
+    }
+
+    fn set_status(
+        &self,
+        scope: &Scope,
+        id: i64,
+        status: Status,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Option<Incident>> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        let Some(before) = scoped_incident(&tx, scope, id)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE incidents SET status = ?2, updated_ms = ?3 WHERE id = ?1",
+            params![id, status.name(), now_ms],
+        )
+        .map_err(db)?;
+        let detail = json!({"from": before.status.name(), "to": status.name()});
+        audit(&tx, &before, by, "status", &detail, now_ms)?;
+        let after = scoped_incident(&tx, scope, id)?;
+        tx.commit().map_err(db)?;
+        Ok(after)
+    }
+
+    fn assign(
+        &self,
+        scope: &Scope,
+        id: i64,
+        assignee: Option<&str>,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Option<Incident>> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        let Some(before) = scoped_incident(&tx, scope, id)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE incidents SET assignee = ?2, updated_ms = ?3 WHERE id = ?1",
+            params![id, assignee, now_ms],
+        )
+        .map_err(db)?;
+        let detail = json!({"from": before.assignee, "to": assignee});
+        audit(&tx, &before, by, "assign", &detail, now_ms)?;
+        let after = scoped_incident(&tx, scope, id)?;
+        tx.commit().map_err(db)?;
+        Ok(after)
+    }
+
+    fn add_comment(
+        &self,
+        scope: &Scope,
+        id: i64,
+        author: &str,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<Option<Comment>> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        let Some(inc) = scoped_incident(&tx, scope, id)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO comments (incident_id, author, text, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![id, author, text, now_ms],
+        )
+        .map_err(db)?;
+        let comment = Comment {
+            id: tx.last_insert_rowid(),
+            incident_id: id,
+            author: author.to_string(),
+            text: text.to_string(),
+            at_ms: now_ms,
+        };
+        audit(
+            &tx,
+            &inc,
+            author,
+            "comment",
+            &json!({"comment": comment.id}),
+            now_ms,
+        )?;
+        tx.commit().map_err(db)?;
+        Ok(Some(comment))
+    }
+
+    fn comments(&self, scope: &Scope, id: i64) -> Result<Vec<Comment>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT c.id, c.incident_id, c.author, c.text, c.at_ms FROM comments c \
+                 JOIN incidents i ON i.id = c.incident_id \
+                 WHERE c.incident_id = ?1 AND (?2 IS NULL OR i.tenant = ?2) ORDER BY c.id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![id, scope.tenant()], |r| {
+                Ok(Comment {
+                    id: r.get(0)?,
+                    incident_id: r.get(1)?,
+                    author: r.get(2)?,
+                    text: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    fn audit_trail(&self, scope: &Scope, id: i64) -> Result<Vec<AuditEntry>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT id, incident_id, tenant, actor, action, detail, at_ms FROM audit \
+                 WHERE incident_id = ?1 AND (?2 IS NULL OR tenant = ?2) ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![id, scope.tenant()], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    incident_id: r.get(1)?,
+                    tenant: r.get(2)?,
+                    actor: r.get(3)?,
+                    action: r.get(4)?,
+                    detail: json_col(r, 5)?,
+                    at_ms: r.get(6)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    fn put_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO api_keys (id, name, role, tenant, hash, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET \
+                 name = excluded.name, role = excluded.role, tenant = excluded.tenant, \
+                 hash = excluded.hash",
+                params![
+                    key.id,
+                    key.name,
+                    key.role.name(),
+                    key.tenant,
+                    key.hash,
+                    key.created_ms
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let row: Option<(String, String, String, Option<String>, String, i64)> = self
+            .lock()
+            .query_row(
+                "SELECT id, name, role, tenant, hash, created_ms FROM api_keys WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db)?;
+        row.map(|(id, name, role, tenant, hash, created_ms)| {
+            let role = Role::from_name(&role)
+                .ok_or_else(|| StoreError::Corrupt(format!("key {id}: role {role:?}")))?;
+            Ok(ApiKey {
+                id,
+                name,
+                role,
+                tenant,
+                hash,
+                created_ms,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_batch(&self, batch: &Batch) -> Result<bool> {
+        let n = self
+            .lock()
+            .execute(
+                "INSERT INTO batches (tenant, key, received_ms, summary) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (tenant, key) DO NOTHING",
+                params![
+                    batch.tenant,
+                    batch.key,
+                    batch.received_ms,
+                    batch.summary.to_string()
+                ],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    fn batch(&self, tenant: &str, key: &str) -> Result<Option<Batch>> {
+        self.lock()
+            .query_row(
+                "SELECT tenant, key, received_ms, summary FROM batches \
+                 WHERE tenant = ?1 AND key = ?2",
+                params![tenant, key],
+                |r| {
+                    Ok(Batch {
+                        tenant: r.get(0)?,
+                        key: r.get(1)?,
+                        received_ms: r.get(2)?,
+                        summary: json_col(r, 3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+}

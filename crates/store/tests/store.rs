@@ -1,0 +1,337 @@
+//! The store contract, written once against `&dyn Store` so every backend runs the same suite
+//! (SQLite here; PostgreSQL adds one line per test when it lands).
+
+use serde_json::json;
+use stormwatch_store::{
+    keys, ApiKey, Batch, DedupPolicy, DetectionQuery, IncidentQuery, NewDetection, Role, Scope,
+    SqliteStore, Status, Store,
+};
+
+const A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+const B: &str = "bbbbbbbb-0000-0000-0000-000000000002";
+const HOUR: i64 = 3_600_000;
+const POLICY: DedupPolicy = DedupPolicy {
+    window_ms: 24 * HOUR,
+    min_level: 2,
+};
+
+fn det(fp: &str, tenant: &str, rule: &str, actor: &str, level: u8, t: i64) -> NewDetection {
+    NewDetection {
+        fingerprint: fp.into(),
+        tenant: tenant.into(),
+        rule_id: rule.into(),
+        rule_title: format!("title of {rule}"),
+        level,
+        time_ms: t,
+        actor: actor.into(),
+        record: json!({"rule": {"id": rule}, "tenant": tenant, "fp": fp}),
+    }
+}
+
+fn stores() -> Vec<(&'static str, Box<dyn Store>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = SqliteStore::open_dir(dir.path()).unwrap();
+    // Keep the directory alive for the test run.
+    std::mem::forget(dir);
+    vec![
+        ("sqlite-memory", Box::new(SqliteStore::in_memory().unwrap())),
+        ("sqlite-file", Box::new(file)),
+    ]
+}
+
+#[test]
+fn dedup_same_rule_tenant_actor_within_window_updates_one_incident() {
+    for (name, s) in stores() {
+        let r1 = s
+            .record_detection(&det("f1", A, "r1", "1.2.3.4", 3, 0), &POLICY, 10)
+            .unwrap();
+        assert!(r1.inserted && r1.incident_created, "{name}");
+        let r2 = s
+            .record_detection(&det("f2", A, "r1", "1.2.3.4", 4, 5 * HOUR), &POLICY, 11)
+            .unwrap();
+        assert!(r2.inserted && !r2.incident_created, "{name}");
+        assert_eq!(r1.incident_id, r2.incident_id, "{name}");
+        // Other actor, other rule, other tenant, outside the window: each its own incident.
+        for d in [
+            det("f3", A, "r1", "5.6.7.8", 3, HOUR),
+            det("f4", A, "r2", "1.2.3.4", 3, HOUR),
+            det("f5", B, "r1", "1.2.3.4", 3, HOUR),
+            det("f6", A, "r1", "1.2.3.4", 3, 40 * HOUR),
+        ] {
+            let r = s.record_detection(&d, &POLICY, 12).unwrap();
+            assert!(r.incident_created, "{name}: {}", d.fingerprint);
+        }
+        let inc = s
+            .incident(&Scope::All, r1.incident_id.unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (inc.detections, inc.level, inc.last_ms),
+            (2, 4, 5 * HOUR),
+            "{name}"
+        );
+        assert_eq!(inc.status, Status::New);
+        assert_eq!(inc.title, "title of r1");
+        let all = s.incidents(&IncidentQuery {
+            scope: Scope::All,
+            status: None,
+            limit: 100,
+        });
+        assert_eq!(all.unwrap().len(), 5, "{name}");
+    }
+}
+
+#[test]
+fn refingerprinted_detection_updates_record_not_incident() {
+    for (name, s) in stores() {
+        let r1 = s
+            .record_detection(&det("f1", A, "r1", "x", 3, 0), &POLICY, 1)
+            .unwrap();
+        let mut again = det("f1", A, "r1", "x", 3, 0);
+        again.record = json!({"updated": true});
+        let r2 = s.record_detection(&again, &POLICY, 2).unwrap();
+        assert!(!r2.inserted && !r2.incident_created, "{name}");
+        assert_eq!(r1.detection_id, r2.detection_id);
+        let inc = s
+            .incident(&Scope::All, r1.incident_id.unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(inc.detections, 1, "{name}");
+        let ds = s.detections(&DetectionQuery::new(Scope::All)).unwrap();
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].record, json!({"updated": true}), "{name}");
+    }
+}
+
+#[test]
+fn low_detections_are_stored_without_incident() {
+    for (name, s) in stores() {
+        let r = s
+            .record_detection(&det("f1", A, "r1", "x", 1, 0), &POLICY, 1)
+            .unwrap();
+        assert!(r.inserted && r.incident_id.is_none(), "{name}");
+        let q = IncidentQuery {
+            scope: Scope::All,
+            status: None,
+            limit: 10,
+        };
+        assert!(s.incidents(&q).unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn closed_incident_does_not_absorb_new_detections() {
+    for (name, s) in stores() {
+        let r1 = s
+            .record_detection(&det("f1", A, "r1", "x", 3, 0), &POLICY, 1)
+            .unwrap();
+        let id = r1.incident_id.unwrap();
+        s.set_status(&Scope::All, id, Status::Resolved, "op", 2)
+            .unwrap()
+            .unwrap();
+        let r2 = s
+            .record_detection(&det("f2", A, "r1", "x", 3, HOUR), &POLICY, 3)
+            .unwrap();
+        assert!(r2.incident_created, "{name}");
+        assert_ne!(r2.incident_id, Some(id), "{name}");
+    }
+}
+
+#[test]
+fn tenant_scope_hides_other_tenants() {
+    for (name, s) in stores() {
+        let a = s
+            .record_detection(&det("fa", A, "r", "x", 3, 0), &POLICY, 1)
+            .unwrap();
+        s.record_detection(&det("fb", B, "r", "x", 3, 0), &POLICY, 1)
+            .unwrap();
+        let ida = a.incident_id.unwrap();
+        let sb = Scope::Tenant(B.into());
+        assert!(s.incident(&sb, ida).unwrap().is_none(), "{name}");
+        assert!(s
+            .set_status(&sb, ida, Status::FalsePositive, "b", 2)
+            .unwrap()
+            .is_none());
+        assert!(s
+            .assign(&sb, ida, Some("mallory"), "b", 2)
+            .unwrap()
+            .is_none());
+        assert!(s.add_comment(&sb, ida, "b", "hi", 2).unwrap().is_none());
+        assert!(s.audit_trail(&sb, ida).unwrap().is_empty(), "{name}");
+        let inc = s.incident(&Scope::All, ida).unwrap().unwrap();
+        assert_eq!((inc.status, inc.assignee), (Status::New, None), "{name}");
+        let q = IncidentQuery {
+            scope: sb.clone(),
+            status: None,
+            limit: 10,
+        };
+        let listed = s.incidents(&q).unwrap();
+        assert!(
+            listed.iter().all(|i| i.tenant == B) && listed.len() == 1,
+            "{name}"
+        );
+        let ds = s.detections(&DetectionQuery::new(sb)).unwrap();
+        assert!(ds.iter().all(|d| d.tenant == B) && ds.len() == 1, "{name}");
+    }
+}
+
+#[test]
+fn status_assignee_comments_and_audit_trail() {
+    for (name, s) in stores() {
+        let id = s
+            .record_detection(&det("f", A, "r", "x", 3, 0), &POLICY, 1)
+            .unwrap()
+            .incident_id
+            .unwrap();
+        let sa = Scope::Tenant(A.into());
+        let inc = s
+            .set_status(&sa, id, Status::Acknowledged, "alice", 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(inc.status, Status::Acknowledged);
+        let inc = s.assign(&sa, id, Some("bob"), "alice", 3).unwrap().unwrap();
+        assert_eq!(inc.assignee.as_deref(), Some("bob"), "{name}");
+        let c = s
+            .add_comment(&sa, id, "bob", "looking; it's 'quoted\"", 4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.comments(&sa, id).unwrap()[0].text, c.text);
+        let trail = s.audit_trail(&sa, id).unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["created", "status", "assign", "comment"],
+            "{name}"
+        );
+        assert_eq!(
+            trail[1].detail,
+            json!({"from": "new", "to": "acknowledged"})
+        );
+        assert_eq!(trail[1].actor, "alice");
+        let q = IncidentQuery {
+            scope: Scope::All,
+            status: Some(Status::Acknowledged),
+            limit: 5,
+        };
+        assert_eq!(s.incidents(&q).unwrap().len(), 1, "{name}");
+    }
+}
+
+#[test]
+fn detection_filters() {
+    for (name, s) in stores() {
+        for (i, lvl) in [0u8, 1, 2, 3, 4].into_iter().enumerate() {
+            let t = i as i64 * HOUR;
+            let rule = if i % 2 == 0 { "even" } else { "odd" };
+            s.record_detection(&det(&format!("f{i}"), A, rule, "x", lvl, t), &POLICY, 1)
+                .unwrap();
+        }
+        let q = |f: &dyn Fn(&mut DetectionQuery)| {
+            let mut q = DetectionQuery::new(Scope::All);
+            f(&mut q);
+            s.detections(&q).unwrap().len()
+        };
+        assert_eq!(q(&|_| {}), 5, "{name}");
+        assert_eq!(q(&|q| q.min_level = Some(3)), 2);
+        assert_eq!(q(&|q| q.rule_id = Some("even".into())), 3);
+        assert_eq!(q(&|q| q.since_ms = Some(HOUR)), 4);
+        assert_eq!(q(&|q| q.until_ms = Some(HOUR)), 1);
+        assert_eq!(q(&|q| q.limit = 2), 2);
+        let newest = s.detections(&DetectionQuery::new(Scope::All)).unwrap();
+        assert_eq!(newest[0].time_ms, 4 * HOUR, "{name}: newest first");
+    }
+}
+
+#[test]
+fn api_keys_are_stored_hashed_and_authenticate() {
+    for (name, s) in stores() {
+        let key = keys::generate("contoso").unwrap();
+        let (id, secret) = keys::parse(&key).unwrap();
+        s.put_api_key(&ApiKey {
+            id: id.into(),
+            name: "contoso admin".into(),
+            role: Role::TenantAdmin,
+            tenant: Some(A.into()),
+            hash: keys::hash_secret(secret).unwrap(),
+            created_ms: 1,
+        })
+        .unwrap();
+        let stored = s.api_key(id).unwrap().unwrap();
+        assert!(!stored.hash.contains(secret), "{name}");
+        let got = keys::authenticate(s.as_ref(), &key).unwrap().unwrap();
+        assert_eq!(
+            (got.role, got.tenant.as_deref()),
+            (Role::TenantAdmin, Some(A))
+        );
+        let wrong = format!("sw_contoso_{}", "0".repeat(64));
+        assert!(
+            keys::authenticate(s.as_ref(), &wrong).unwrap().is_none(),
+            "{name}"
+        );
+        assert!(keys::authenticate(s.as_ref(), "garbage").unwrap().is_none());
+        assert!(s.api_key("nobody").unwrap().is_none());
+    }
+}
+
+#[test]
+fn batches_are_idempotent() {
+    for (name, s) in stores() {
+        let b = Batch {
+            tenant: A.into(),
+            key: "k1".into(),
+            received_ms: 5,
+            summary: json!({"n": 1}),
+        };
+        assert!(s.put_batch(&b).unwrap(), "{name}");
+        let again = Batch {
+            summary: json!({"n": 2}),
+            ..b.clone()
+        };
+        assert!(!s.put_batch(&again).unwrap(), "{name}");
+        assert_eq!(s.batch(A, "k1").unwrap(), Some(b));
+        assert!(
+            s.batch(B, "k1").unwrap().is_none(),
+            "{name}: keys are per tenant"
+        );
+    }
+}
+
+#[test]
+fn reopening_a_file_keeps_data_and_does_not_remigrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let s = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        s.record_detection(&det("f", A, "r", "x", 3, 0), &POLICY, 1)
+            .unwrap()
+            .incident_id
+            .unwrap()
+    };
+    let s = SqliteStore::open_dir(dir.path()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    assert!(s.incident(&Scope::All, id).unwrap().is_some());
+}
+
+#[test]
+fn hostile_strings_are_data_not_sql() {
+    let s = SqliteStore::in_memory().unwrap();
+    let evil = "x'); DROP TABLE incidents; --";
+    let r = s
+        .record_detection(&det(evil, evil, evil, evil, 3, 0), &POLICY, 1)
+        .unwrap();
+    let inc = s
+        .incident(&Scope::Tenant(evil.into()), r.incident_id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(inc.actor, evil);
+    assert_eq!(
+        s.incidents(&IncidentQuery {
+            scope: Scope::All,
+            status: None,
+            limit: 9
+        })
+        .unwrap()
+        .len(),
+        1
+    );
+}
