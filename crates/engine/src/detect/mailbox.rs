@@ -57,8 +57,9 @@ struct Access {
     user: Option<Arc<str>>,
     app: Option<Arc<str>>,
     ip: Option<IpAddr>,
-    session: Option<Box<str>>,
-    token: Option<Box<str>>,
+    /// Interned: a session or token usually backs many accesses.
+    session: Option<Arc<str>>,
+    token: Option<Arc<str>>,
     record_id: Option<Box<str>>,
     origin: Origin,
     client_info: Option<Arc<str>>,
@@ -238,8 +239,8 @@ impl Detector for MailDetector {
             user: c.user.as_deref().map(|u| self.strings.get(u)),
             app: c.app_id.as_deref().map(|a| self.strings.get(a)),
             ip: c.ip,
-            session: c.session_id.as_deref().map(Box::from),
-            token: c.token_id.as_deref().map(Box::from),
+            session: c.session_id.as_deref().map(|s| self.strings.get(s)),
+            token: c.token_id.as_deref().map(|t| self.strings.get(t)),
             record_id: c.record_id.as_deref().map(Box::from),
             origin: event.origin.clone(),
             client_info: r
