@@ -46,6 +46,8 @@ pub enum Command {
     Token(cmd::token::Args),
     /// Forward-auth gateway: refuse forged tokens in front of nginx, Traefik or Envoy.
     Guard(cmd::guard::Args),
+    /// Run continuously for many tenants: HTTP ingest, detection, incidents, REST API.
+    Serve(cmd::serve::Args),
     /// Check Sigma rules: load them and report rejected rules with file, line and reason.
     Rules(cmd::rules::Args),
 }
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Hunt(args) => cmd::hunt::run(args, globals),
         Command::Token(args) => cmd::token::run(args, globals),
         Command::Guard(args) => cmd::guard::run(args, globals),
+        Command::Serve(args) => cmd::serve::run(args, globals),
         Command::Rules(args) => cmd::rules::run(args, globals),
     }
 }

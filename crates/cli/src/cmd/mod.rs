@@ -6,4 +6,5 @@ pub mod guard;
 pub mod hunt;
 pub mod inspect;
 pub mod rules;
+pub mod serve;
 pub mod token;

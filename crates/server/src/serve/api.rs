@@ -1,0 +1,421 @@
+//! The REST API: routes, authentication and roles, JSON in and out.
+//!
+//! Every `/api/v1` route needs `Authorization: Bearer sw_<id>_<secret>`. An operator key sees
+//! every tenant; a tenant-admin key sees its own tenant only — enforced by handing the store a
+//! [`Scope`], so another tenant's incident is simply not found (404, never 403, so ids of other
+//! tenants are not confirmed). Errors are one JSON shape: `{"error": "…"}` plus details.
+
+use super::ingest::{self, IngestError};
+use super::State;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use stormwatch_engine::event::format_time;
+use stormwatch_store::{
+    keys, ApiKey, DetectionQuery, Incident, IncidentQuery, Role, Scope, Status, Store,
+};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({"error": message.into()}),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        eprintln!("stormwatch serve: error: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "no such incident")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Malformed { rejected, count } => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                body: json!({
+                    "error": format!(
+                        "{count} malformed record(s), first: {}; the batch was not accepted",
+                        rejected.first().map_or("", |r| r.as_str())
+                    ),
+                    "rejected": rejected,
+                }),
+            },
+            IngestError::Tenant { record, message } => ApiError {
+                status: StatusCode::FORBIDDEN,
+                body: json!({
+                    "error": format!("{record}: {message}; the batch was not accepted"),
+                    "record": record,
+                }),
+            },
+            IngestError::Unreadable(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            IngestError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The caller, authenticated.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key: ApiKey,
+}
+
+impl Principal {
+    pub fn scope(&self) -> Scope {
+        match (&self.key.role, &self.key.tenant) {
+            (Role::Operator, _) => Scope::All,
+            (Role::TenantAdmin, Some(t)) => Scope::Tenant(t.clone()),
+            // A tenant-admin key without a tenant sees nothing.
+            (Role::TenantAdmin, None) => Scope::Tenant(String::new()),
+        }
+    }
+
+    /// How the caller appears in the audit trail.
+    pub fn who(&self) -> String {
+        format!("key:{} ({})", self.key.id, self.key.name)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Checks the bearer key (argon2, off the executor).
+pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<Principal> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing Authorization: Bearer <api key>",
+            )
+        })?;
+    let store = Arc::clone(&state.store);
+    let found = blocking(move || keys::authenticate(store.as_ref(), &bearer))
+        .await?
+        .map_err(ApiError::internal)?;
+    found
+        .map(|key| Principal { key })
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or wrong API key"))
+}
+
+const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+fn level_name(l: u8) -> &'static str {
+    LEVELS.get(usize::from(l)).copied().unwrap_or("critical")
+}
+
+fn time_ms(ms: i64) -> Value {
+    chrono::DateTime::from_timestamp_millis(ms).map_or(Value::Null, |t| json!(format_time(t)))
+}
+
+fn parse_time(s: &str) -> ApiResult<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("time {s:?}: {e} (RFC 3339)"),
+            )
+        })
+}
+
+/// An incident as the API shows it.
+pub fn incident_json(i: &Incident) -> Value {
+    json!({
+        "type": "incident",
+        "id": i.id,
+        "tenant": i.tenant,
+        "rule": i.rule_id,
+        "title": i.title,
+        "actor": i.actor,
+        "level": level_name(i.level),
+        "status": i.status.name(),
+        "assignee": i.assignee,
+        "first": time_ms(i.first_ms),
+        "last": time_ms(i.last_ms),
+        "detections": i.detections,
+        "created": time_ms(i.created_ms),
+        "updated": time_ms(i.updated_ms),
+    })
+}
+
+/// The routes, with the body size limit applied to ingest.
+pub fn router(state: Arc<State>) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route(
+            "/api/v1/ingest",
+            post(ingest_handler).layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{id}", get(get_incident))
+        .route("/api/v1/incidents/{id}/status", post(set_status))
+        .route("/api/v1/detections", get(list_detections))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
+    let store = Arc::clone(&state.store);
+    let probe = blocking(move || {
+        store.incidents(&IncidentQuery {
+            scope: Scope::All,
+            status: None,
+            limit: 1,
+        })
+    })
+    .await;
+    match probe {
+        Ok(Ok(_)) if !state.stopping() => Json(json!({"status": "ready"})).into_response(),
+        Ok(Ok(_)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+        }
+        Ok(Err(e)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn ingest_handler(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let who = authenticate(&state, &headers).await?;
+    let idem = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if idem.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key: 1 to 200 characters",
+        ));
+    }
+    let st = Arc::clone(&state);
+    let out = blocking(move || ingest::ingest(&st, &who, body, idem.as_deref())).await??;
+    let code = if out.get("duplicate") == Some(&Value::Bool(true)) {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((code, Json(out)).into_response())
+}
+
+#[derive(Deserialize)]
+struct IncidentParams {
+    status: Option<String>,
+    tenant: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Narrows the caller's scope by a `tenant` parameter (a tenant admin cannot widen it).
+fn narrow(scope: Scope, tenant: Option<String>) -> Scope {
+    match (scope, tenant) {
+        (Scope::All, Some(t)) => Scope::Tenant(t),
+        (Scope::Tenant(own), Some(t)) if t != own => Scope::Tenant(String::new()),
+        (s, _) => s,
+    }
+}
+
+async fn list_incidents(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Query(p): Query<IncidentParams>,
+) -> ApiResult<Json<Value>> {
+    let who = authenticate(&state, &headers).await?;
+    let status = match p.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::from_name(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("status {s:?}: new, acknowledged, resolved or false_positive"),
+            )
+        })?),
+    };
+    let q = IncidentQuery {
+        scope: narrow(who.scope(), p.tenant),
+        status,
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let store = Arc::clone(&state.store);
+    let found = blocking(move || store.incidents(&q))
+        .await?
+        .map_err(ApiError::internal)?;
+    let list: Vec<Value> = found.iter().map(incident_json).collect();
+    Ok(Json(json!({"incidents": list})))
+}
+
+async fn get_incident(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let who = authenticate(&state, &headers).await?;
+    let scope = who.scope();
+    let store = Arc::clone(&state.store);
+    let got = blocking(move || -> stormwatch_store::Result<Option<Value>> {
+        let Some(inc) = store.incident(&scope, id)? else {
+            return Ok(None);
+        };
+        let mut q = DetectionQuery::new(scope.clone());
+        q.incident_id = Some(id);
+        q.limit = 1000;
+        let detections: Vec<Value> = store.detections(&q)?.into_iter().map(|d| d.record).collect();
+        let comments = store.comments(&scope, id)?;
+        let audit = store.audit_trail(&scope, id)?;
+        let mut v = incident_json(&inc);
+        v["detection_records"] = json!(detections);
+        v["comments"] = json!(comments
+            .iter()
+            .map(|c| json!({"id": c.id, "author": c.author, "text": c.text, "at": time_ms(c.at_ms)}))
+            .collect::<Vec<_>>());
+        v["audit"] = json!(audit
+            .iter()
+            .map(|a| json!({"actor": a.actor, "action": a.action, "detail": a.detail, "at": time_ms(a.at_ms)}))
+            .collect::<Vec<_>>());
+        Ok(Some(v))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    got.map(Json).ok_or_else(ApiError::not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+    assignee: Option<String>,
+    comment: Option<String>,
+}
+
+async fn set_status(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let who = authenticate(&state, &headers).await?;
+    let b: StatusBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("body: {e}; expected {{\"status\": …, \"assignee\"?: …, \"comment\"?: …}}"),
+        )
+    })?;
+    let status = Status::from_name(&b.status).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "status {:?}: new, acknowledged, resolved or false_positive",
+                b.status
+            ),
+        )
+    })?;
+    let scope = who.scope();
+    let by = who.who();
+    let store = Arc::clone(&state.store);
+    let now = super::now_ms();
+    let done = blocking(move || -> stormwatch_store::Result<Option<Incident>> {
+        let Some(mut inc) = store.set_status(&scope, id, status, &by, now)? else {
+            return Ok(None);
+        };
+        if let Some(a) = &b.assignee {
+            let a = (!a.is_empty()).then_some(a.as_str());
+            inc = store.assign(&scope, id, a, &by, now)?.unwrap_or(inc);
+        }
+        if let Some(c) = b.comment.as_deref().filter(|c| !c.is_empty()) {
+            store.add_comment(&scope, id, &by, c, now)?;
+        }
+        Ok(Some(inc))
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    done.map(|i| Json(incident_json(&i)))
+        .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Deserialize)]
+struct DetectionParams {
+    tenant: Option<String>,
+    rule: Option<String>,
+    min_level: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    incident: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn list_detections(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Query(p): Query<DetectionParams>,
+) -> ApiResult<Json<Value>> {
+    let who = authenticate(&state, &headers).await?;
+    let mut q = DetectionQuery::new(narrow(who.scope(), p.tenant));
+    q.rule_id = p.rule;
+    if let Some(l) = p.min_level {
+        let n = LEVELS
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(&l))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("min_level {l:?}: one of {}", LEVELS.join(", ")),
+                )
+            })?;
+        q.min_level = Some(n as u8);
+    }
+    q.since_ms = p.since.as_deref().map(parse_time).transpose()?;
+    q.until_ms = p.until.as_deref().map(parse_time).transpose()?;
+    q.incident_id = p.incident;
+    q.limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let store = Arc::clone(&state.store);
+    let found = blocking(move || store.detections(&q))
+        .await?
+        .map_err(ApiError::internal)?;
+    let list: Vec<Value> = found
+        .into_iter()
+        .map(|d| json!({"id": d.id, "incident_id": d.incident_id, "detection": d.record}))
+        .collect();
+    Ok(Json(json!({"detections": list})))
+}
+
+/// Marker so the store trait object is usable across handlers.
+pub type SharedStore = Arc<dyn Store>;

@@ -1,0 +1,426 @@
+//! `stormwatch.toml`: the service's configuration, validated as a whole at start so an operator
+//! sees every problem at once, each naming the setting (`tenants[1].id: …`).
+//!
+//! ```toml
+//! data_dir = "/var/lib/stormwatch"     # SQLite database lives here (created if missing)
+//! listen = "127.0.0.1:8480"
+//! rules = ["/etc/stormwatch/sigma"]    # Sigma rule files or directories (optional)
+//!
+//! [[tenants]]
+//! id = "b7e01822-dd4b-4007-8274-d3a249793471"
+//! name = "Contoso"
+//! admins = ["soc@contoso.example"]
+//!
+//! [[api_keys]]
+//! name = "operator"
+//! role = "operator"
+//! key_env = "STORMWATCH_OPERATOR_KEY"  # or key = "sw_<id>_<secret>"
+//!
+//! [[api_keys]]
+//! name = "contoso ingest"
+//! role = "tenant_admin"
+//! tenant = "b7e01822-dd4b-4007-8274-d3a249793471"
+//! key_env = "STORMWATCH_CONTOSO_KEY"
+//! ```
+//! See docs/serve.md for every setting and its default.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use stormwatch_store::{keys, Role};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: invalid configuration:\n  {}", .problems.join("\n  "))]
+    Invalid { path: String, problems: Vec<String> },
+}
+
+/// A tenant served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The Entra tenant id, a lowercase GUID.
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Who is told about this tenant's incidents (notifications are not built yet).
+    #[serde(default)]
+    pub admins: Vec<String>,
+}
+
+/// An API key to install at start (its argon2 hash is stored; the key itself is not).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub name: String,
+    /// `operator` or `tenant_admin`.
+    pub role: String,
+    /// The tenant of a `tenant_admin` key.
+    pub tenant: Option<String>,
+    /// The key itself (`sw_<id>_<secret>`); prefer `key_env`.
+    pub key: Option<String>,
+    /// An environment variable holding the key.
+    pub key_env: Option<String>,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default)]
+    rules: Vec<PathBuf>,
+    #[serde(default = "default_max_body")]
+    max_body_bytes: usize,
+    #[serde(default = "default_judge_interval")]
+    judge_interval_ms: u64,
+    #[serde(default = "default_buffer_days")]
+    buffer_days: i64,
+    #[serde(default = "default_buffer_max")]
+    buffer_max_events: usize,
+    #[serde(default = "default_window")]
+    incident_window_hours: i64,
+    #[serde(default = "default_min_level")]
+    incident_min_level: String,
+    #[serde(default = "default_learn_days")]
+    learn_days: i64,
+    #[serde(default = "default_signin_window")]
+    signin_window_hours: i64,
+    #[serde(default)]
+    tenants: Vec<TenantConfig>,
+    #[serde(default)]
+    api_keys: Vec<KeyConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8480".into()
+}
+fn default_max_body() -> usize {
+    32 << 20
+}
+fn default_judge_interval() -> u64 {
+    1000
+}
+fn default_buffer_days() -> i64 {
+    30
+}
+fn default_buffer_max() -> usize {
+    2_000_000
+}
+fn default_window() -> i64 {
+    24
+}
+fn default_min_level() -> String {
+    "medium".into()
+}
+fn default_learn_days() -> i64 {
+    7
+}
+fn default_signin_window() -> i64 {
+    24
+}
+
+/// A key resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct BootstrapKey {
+    pub name: String,
+    pub role: Role,
+    pub tenant: Option<String>,
+    /// The whole key, `sw_<id>_<secret>`.
+    pub key: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub rules: Vec<PathBuf>,
+    pub max_body_bytes: usize,
+    pub judge_interval_ms: u64,
+    pub buffer_days: i64,
+    pub buffer_max_events: usize,
+    pub incident_window_hours: i64,
+    /// 0 informational … 4 critical.
+    pub incident_min_level: u8,
+    pub learn_days: i64,
+    pub signin_window_hours: i64,
+    pub tenants: Vec<TenantConfig>,
+    pub keys: Vec<BootstrapKey>,
+}
+
+const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// Whether `s` is a GUID in lowercase canonical form.
+pub fn is_lower_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+}
+
+impl ServeConfig {
+    /// Reads and validates a file. Relative paths in it are taken relative to the file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, &path.display().to_string(), base, &|k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// Parses and validates TOML text; `env` resolves `key_env`.
+    pub fn from_toml(
+        text: &str,
+        name: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ServeConfig, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.into(),
+            message: e.to_string(),
+        })?;
+        let mut p: Vec<String> = Vec::new();
+        let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
+            p.push(format!("listen: {:?} is not HOST:PORT ({e})", raw.listen));
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        });
+        let rel = |x: &Path| {
+            if x.is_absolute() {
+                x.to_path_buf()
+            } else {
+                base.join(x)
+            }
+        };
+        let data_dir = rel(&raw.data_dir);
+        if data_dir.exists() && !data_dir.is_dir() {
+            p.push(format!(
+                "data_dir: {} is not a directory",
+                data_dir.display()
+            ));
+        }
+        let rules: Vec<PathBuf> = raw.rules.iter().map(|r| rel(r)).collect();
+        for (i, r) in rules.iter().enumerate() {
+            if !r.exists() {
+                p.push(format!(
+                    "rules[{i}]: {}: no such file or directory",
+                    r.display()
+                ));
+            }
+        }
+        if raw.max_body_bytes < 1024 {
+            p.push("max_body_bytes: must be at least 1024".into());
+        }
+        if raw.judge_interval_ms < 10 {
+            p.push("judge_interval_ms: must be at least 10".into());
+        }
+        if raw.buffer_days < 1 {
+            p.push("buffer_days: must be at least 1".into());
+        }
+        if raw.buffer_max_events < 1 {
+            p.push("buffer_max_events: must be at least 1".into());
+        }
+        if raw.incident_window_hours < 1 {
+            p.push("incident_window_hours: must be at least 1".into());
+        }
+        if raw.learn_days < 0 || raw.signin_window_hours < 0 {
+            p.push("learn_days and signin_window_hours: must not be negative".into());
+        }
+        let min_level = LEVELS
+            .iter()
+            .position(|l| l.eq_ignore_ascii_case(&raw.incident_min_level))
+            .unwrap_or_else(|| {
+                p.push(format!(
+                    "incident_min_level: {:?} is not one of {}",
+                    raw.incident_min_level,
+                    LEVELS.join(", ")
+                ));
+                2
+            });
+        let mut seen = HashSet::new();
+        for (i, t) in raw.tenants.iter().enumerate() {
+            if !is_lower_guid(&t.id) {
+                p.push(format!(
+                    "tenants[{i}].id: {:?} is not a lowercase GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                    t.id
+                ));
+            }
+            if !seen.insert(t.id.as_str()) {
+                p.push(format!("tenants[{i}].id: {} is listed twice", t.id));
+            }
+            for (j, a) in t.admins.iter().enumerate() {
+                let ok = a
+                    .split_once('@')
+                    .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !a.contains(' '));
+                if !ok {
+                    p.push(format!(
+                        "tenants[{i}].admins[{j}]: {a:?} is not an e-mail address"
+                    ));
+                }
+            }
+        }
+        let mut keys_out = Vec::new();
+        let mut key_ids = HashSet::new();
+        for (i, k) in raw.api_keys.iter().enumerate() {
+            let at = format!("api_keys[{i}] ({})", k.name);
+            let role = Role::from_name(&k.role);
+            if role.is_none() {
+                p.push(format!(
+                    "{at}.role: {:?} is not operator or tenant_admin",
+                    k.role
+                ));
+            }
+            match (role, &k.tenant) {
+                (Some(Role::TenantAdmin), None) => {
+                    p.push(format!("{at}.tenant: a tenant_admin key needs its tenant"))
+                }
+                (Some(Role::TenantAdmin), Some(t)) if !seen.contains(t.as_str()) => {
+                    p.push(format!("{at}.tenant: {t} is not in [[tenants]]"))
+                }
+                (Some(Role::Operator), Some(_)) => p.push(format!(
+                    "{at}.tenant: an operator key sees every tenant; drop tenant"
+                )),
+                _ => {}
+            }
+            let value = match (&k.key, &k.key_env) {
+                (Some(v), None) => Some(v.clone()),
+                (None, Some(var)) => {
+                    let v = env(var);
+                    if v.is_none() {
+                        p.push(format!(
+                            "{at}.key_env: environment variable {var} is not set"
+                        ));
+                    }
+                    v
+                }
+                _ => {
+                    p.push(format!("{at}: give exactly one of key and key_env"));
+                    None
+                }
+            };
+            if let Some(v) = value {
+                match keys::parse(v.trim()) {
+                    Some((id, _)) => {
+                        if !key_ids.insert(id.to_string()) {
+                            p.push(format!("{at}: key id {id} is used by another key"));
+                        }
+                        if let Some(role) = role {
+                            keys_out.push(BootstrapKey {
+                                name: k.name.clone(),
+                                role,
+                                tenant: k.tenant.clone(),
+                                key: v.trim().to_string(),
+                            });
+                        }
+                    }
+                    None => p.push(format!(
+                        "{at}: the key is not of the form sw_<id>_<secret> (id: 1-32 of a-z 0-9 -; \
+                         secret: at least {} of A-Z a-z 0-9 -)",
+                        keys::MIN_SECRET
+                    )),
+                }
+            }
+        }
+        if raw.api_keys.is_empty() {
+            p.push("api_keys: no key configured; nothing could use the API".into());
+        }
+        if !p.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: name.into(),
+                problems: p,
+            });
+        }
+        Ok(ServeConfig {
+            data_dir,
+            listen,
+            rules,
+            max_body_bytes: raw.max_body_bytes,
+            judge_interval_ms: raw.judge_interval_ms,
+            buffer_days: raw.buffer_days,
+            buffer_max_events: raw.buffer_max_events,
+            incident_window_hours: raw.incident_window_hours,
+            incident_min_level: min_level as u8,
+            learn_days: raw.learn_days,
+            signin_window_hours: raw.signin_window_hours,
+            tenants: raw.tenants,
+            keys: keys_out,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "b7e01822-dd4b-4007-8274-d3a249793471";
+
+    fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
+        ServeConfig::from_toml(text, "test.toml", Path::new("/tmp"), &|k| {
+            (k == "OPS").then(|| "sw_ops_0123456789abcdef0123".to_string())
+        })
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(&format!(
+            "data_dir = \"d\"\n[[tenants]]\nid = \"{T}\"\nadmins = [\"soc@contoso.example\"]\n\
+             [[api_keys]]\nname = \"ops\"\nrole = \"operator\"\nkey_env = \"OPS\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.data_dir, Path::new("/tmp/d"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8480");
+        assert_eq!((c.incident_min_level, c.max_body_bytes), (2, 32 << 20));
+        assert_eq!(c.keys[0].key, "sw_ops_0123456789abcdef0123");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_setting() {
+        let e = parse(
+            "data_dir = \"d\"\nlisten = \"nowhere\"\nincident_min_level = \"severe\"\n\
+             rules = [\"/nonexistent/rules\"]\n\
+             [[tenants]]\nid = \"B7E01822-DD4B-4007-8274-D3A249793471\"\nadmins = [\"nobody\"]\n\
+             [[api_keys]]\nname = \"x\"\nrole = \"tenant_admin\"\ntenant = \"other\"\nkey = \"weak\"\n\
+             [[api_keys]]\nname = \"y\"\nrole = \"root\"\nkey_env = \"UNSET\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "listen:",
+            "incident_min_level:",
+            "rules[0]:",
+            "tenants[0].id:",
+            "tenants[0].admins[0]:",
+            "api_keys[0] (x).tenant: other is not in [[tenants]]",
+            "api_keys[0] (x): the key is not of the form",
+            "api_keys[1] (y).role:",
+            "api_keys[1] (y).key_env: environment variable UNSET is not set",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let e = parse("data_dir = \"d\"\nlisten_addr = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen_addr"), "{e}");
+    }
+}

@@ -1,0 +1,191 @@
+//! `stormwatch serve`: continuous multi-tenant detection over HTTP.
+//!
+//! One process: an axum server ([`api`]) that takes audit records over `POST /api/v1/ingest`
+//! ([`ingest`]), a judge task that runs the `hunt` detectors over each tenant's rolling buffer
+//! on a timer ([`detect`], which documents the detection semantics), and a [`Store`] (SQLite in
+//! the data directory) for detections, incidents and API keys. Configuration: [`config`].
+//!
+//! Shutdown on SIGTERM or Ctrl-C: stop accepting connections, finish the requests in flight,
+//! run a last judge pass over every tenant with unjudged events, then exit.
+
+pub mod api;
+pub mod config;
+pub mod detect;
+pub mod ingest;
+
+use config::ServeConfig;
+use detect::{Buffers, Engine};
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use stormwatch_store::{keys, ApiKey, SqliteStore, Store, StoreError};
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the handlers and the judge share.
+pub struct State {
+    pub config: ServeConfig,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub buffers: Buffers,
+    /// Configured tenant ids.
+    pub tenants: HashSet<String>,
+    stopping: AtomicBool,
+}
+
+impl State {
+    /// Opens the store, installs the configured keys and loads the rules.
+    pub fn open(config: ServeConfig) -> Result<(State, Vec<String>), ServeError> {
+        let store = SqliteStore::open_dir(&config.data_dir)?;
+        install_keys(&store, &config)?;
+        let (engine, warnings) = Engine::from_config(&config);
+        let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+        Ok((
+            State {
+                config,
+                store: Arc::new(store),
+                engine,
+                buffers: Buffers::default(),
+                tenants,
+                stopping: AtomicBool::new(false),
+            },
+            warnings,
+        ))
+    }
+
+    /// True once shutdown began (readiness answers 503).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// One judge pass over the dirty tenants, logged to stderr.
+    pub fn judge_now(&self) {
+        for (tenant, outcome, notes) in
+            self.buffers
+                .judge_dirty(&self.engine, self.store.as_ref(), now_ms())
+        {
+            match outcome {
+                Ok(j) => eprintln!(
+                    "stormwatch serve: judged tenant={tenant} events={} detections={} new_detections={} new_incidents={}",
+                    j.events, j.detections, j.new_detections, j.new_incidents
+                ),
+                Err(e) => eprintln!("stormwatch serve: judging tenant={tenant} failed: {e}"),
+            }
+            for n in notes {
+                eprintln!("stormwatch serve: note: tenant={tenant}: {n}");
+            }
+        }
+    }
+}
+
+/// Stores each configured key (hashed) unless the stored one already matches it.
+fn install_keys(store: &dyn Store, config: &ServeConfig) -> Result<(), ServeError> {
+    for k in &config.keys {
+        let Some((id, secret)) = keys::parse(&k.key) else {
+            continue; // validated already
+        };
+        let current = store.api_key(id)?;
+        let same = current.as_ref().is_some_and(|c| {
+            c.role == k.role
+                && c.tenant == k.tenant
+                && c.name == k.name
+                && keys::verify_secret(secret, &c.hash)
+        });
+        if !same {
+            store.put_api_key(&ApiKey {
+                id: id.to_string(),
+                name: k.name.clone(),
+                role: k.role,
+                tenant: k.tenant.clone(),
+                hash: keys::hash_secret(secret)?,
+                created_ms: now_ms(),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Serves on a bound listener until `shutdown` resolves, then drains, judges and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let judge_state = Arc::clone(&state);
+    let every = Duration::from_millis(state.config.judge_interval_ms);
+    let judge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = Arc::clone(&judge_state);
+            if tokio::task::spawn_blocking(move || s.judge_now())
+                .await
+                .is_err()
+            {
+                eprintln!("stormwatch serve: a judge pass panicked; continuing");
+            }
+        }
+    });
+    let flag = Arc::clone(&state);
+    let result = axum::serve(listener, api::router(Arc::clone(&state)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            flag.stopping.store(true, Ordering::Relaxed);
+        })
+        .await;
+    judge.abort();
+    let _ = judge.await;
+    // What was accepted but not judged yet is judged now.
+    let last = Arc::clone(&state);
+    let _ = tokio::task::spawn_blocking(move || last.judge_now()).await;
+    result.map_err(ServeError::Io)
+}
+
+/// The CLI entry point: validate, open, bind, serve until SIGTERM or Ctrl-C.
+/// `on_ready` gets the bound address and the startup warnings.
+pub fn run(
+    config: ServeConfig,
+    on_ready: impl FnOnce(SocketAddr, &[String]),
+) -> Result<(), ServeError> {
+    let (state, warnings) = State::open(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let addr = state.config.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
+        on_ready(listener.local_addr()?, &warnings);
+        serve(listener, Arc::new(state), crate::guard::shutdown_signal()).await
+    })
+}
