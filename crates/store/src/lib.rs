@@ -6,10 +6,10 @@
 //! the ingested batches that make `POST /api/v1/ingest` idempotent.
 //!
 //! Why it is built this way:
-//! * **One trait, synchronous.** Every backend is a blocking client (rusqlite now, the `postgres`
-//!   crate next); the server calls it from `spawn_blocking`. The trait speaks plain data (tenant
-//!   ids, rule ids, levels as `0..=4`, JSON values) and knows nothing of the engine, so the
-//!   engine and the store evolve separately.
+//! * **One trait, synchronous.** Every backend is a blocking client ([`SqliteStore`] with
+//!   rusqlite, the embedded default; [`PgStore`] with the `postgres` crate); the server calls it
+//!   from `spawn_blocking`. The trait speaks plain data (tenant ids, rule ids, levels as `0..=4`,
+//!   JSON values) and knows nothing of the engine, so the engine and the store evolve separately.
 //! * **Tenant scoping in the query.** Every read or write of tenant data takes a [`Scope`]; a
 //!   tenant-scoped call can never reach another tenant's rows, because the tenant is part of the
 //!   `WHERE` clause, not a check done afterwards.
@@ -20,8 +20,10 @@
 //! * **Migrations at open**, numbered, each applied once in its own transaction.
 
 pub mod keys;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use serde::Serialize;
