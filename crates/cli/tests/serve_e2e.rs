@@ -141,11 +141,17 @@ fn lines_of(dir: &Path, file: &str, tenant: &str) -> Vec<String> {
         .collect()
 }
 
-fn config(dir: &Path, port: u16, tenants: &[&str]) -> String {
+fn config(dir: &Path, port: u16, tenants: &[&str], pg: Option<&Pg>) -> String {
     let mut c = format!(
         "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\njudge_interval_ms = 200\n",
         dir.join("data").display()
     );
+    if let Some(pg) = pg {
+        c += &format!(
+            "store = \"{}\"\npostgres_schema = \"{}\"\n",
+            pg.url, pg.schema
+        );
+    }
     for t in tenants {
         c += &format!("[[tenants]]\nid = \"{t}\"\nadmins = [\"soc@{t}.example\"]\n");
     }
@@ -165,8 +171,58 @@ fn level_rank(l: &str) -> u8 {
         .unwrap_or(0) as u8
 }
 
+/// A PostgreSQL database for the run, in a scratch schema dropped afterwards (with `psql`).
+struct Pg {
+    url: String,
+    schema: String,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([self.url.as_str(), "-qc"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// PostgreSQL as the store tests find it: `STORMWATCH_TEST_POSTGRES`, else
+/// `postgresql://postgres@127.0.0.1:5432/test` when something listens there; `None` (a skip,
+/// noted) otherwise.
+fn postgres() -> Option<Pg> {
+    let url = match std::env::var("STORMWATCH_TEST_POSTGRES") {
+        Ok(u) => u,
+        Err(_) if std::net::TcpStream::connect(("127.0.0.1", 5432)).is_ok() => {
+            "postgresql://postgres@127.0.0.1:5432/test".into()
+        }
+        Err(_) => {
+            eprintln!("note: no PostgreSQL on 127.0.0.1:5432; the PostgreSQL run is skipped");
+            return None;
+        }
+    };
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Some(Pg {
+        url,
+        schema: format!("sw_e2e_{}_{ms}", std::process::id()),
+    })
+}
+
 #[test]
 fn serve_turns_the_planted_intrusion_into_incidents_of_the_right_tenant_only() {
+    scenario(None);
+}
+
+#[test]
+fn serve_on_postgres_turns_the_planted_intrusion_into_incidents_of_the_right_tenant_only() {
+    if let Some(pg) = postgres() {
+        scenario(Some(&pg));
+    }
+}
+
+fn scenario(pg: Option<&Pg>) {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
     let manifest = stormwatch_scenario::generate_to_dir(
@@ -195,7 +251,7 @@ fn serve_turns_the_planted_intrusion_into_incidents_of_the_right_tenant_only() {
         "the intrusion is planted in tenant A"
     );
     let port = free_port();
-    let s = start(tmp.path(), &config(tmp.path(), port, &[ta, tb, tc]));
+    let s = start(tmp.path(), &config(tmp.path(), port, &[ta, tb, tc], pg));
     let api = |p: &str| format!("{}/api/v1/{p}", s.base);
 
     // Authentication.

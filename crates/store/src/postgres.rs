@@ -3,8 +3,9 @@
 //! (the `postgres` crate) behind a mutex; every business step is one transaction; migrations
 //! run at connect under an advisory lock, so several processes may start at once.
 //!
-//! A connection lost mid-run is not re-established yet: operations fail with
-//! [`StoreError::Database`] and `/readyz` reports it.
+//! The blocking client runs a small runtime of its own: call the store from plain threads or
+//! tokio's `spawn_blocking`, never from async code directly. A connection lost mid-run is not
+//! re-established yet: operations fail with [`StoreError::Database`] and `/readyz` reports it.
 
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
@@ -89,7 +90,34 @@ const MIGRATION_LOCK: i64 = 0x5707_0007;
 
 /// The PostgreSQL store.
 pub struct PgStore {
-    client: Mutex<Client>,
+    client: Mutex<Conn>,
+}
+
+/// The connection; `None` only while [`PgStore`] is being dropped.
+struct Conn(Option<Client>);
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("connection present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("connection present until drop")
+    }
+}
+
+/// The blocking client closes its connection by blocking on its own runtime, which panics on a
+/// thread that drives a tokio runtime; so the close happens on a thread of its own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let conn = self.client.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = conn.0.take() {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -174,7 +202,7 @@ impl PgStore {
         }
         migrate(&mut client)?;
         Ok(PgStore {
-            client: Mutex::new(client),
+            client: Mutex::new(Conn(Some(client))),
         })
     }
 
@@ -198,7 +226,7 @@ impl PgStore {
         Ok(v.map_or(0, |v| usize::try_from(v).unwrap_or(0)))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Client> {
+    fn lock(&self) -> MutexGuard<'_, Conn> {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -445,7 +473,7 @@ impl Store for PgStore {
     }
 
     fn incident(&self, scope: &Scope, id: i64) -> Result<Option<Incident>> {
-        scoped_incident(&mut *self.lock(), scope, id)
+        scoped_incident(&mut **self.lock(), scope, id)
     }
 
     fn set_status(

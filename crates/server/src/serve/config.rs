@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! data_dir = "/var/lib/stormwatch"     # SQLite database lives here (created if missing)
+//! # store = "postgres://stormwatch@db/stormwatch"   # PostgreSQL instead of SQLite
 //! listen = "127.0.0.1:8480"
 //! rules = ["/etc/stormwatch/sigma"]    # Sigma rule files or directories (optional)
 //!
@@ -78,6 +79,10 @@ pub struct KeyConfig {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: PathBuf,
+    #[serde(default)]
+    store: Option<String>,
+    #[serde(default)]
+    postgres_schema: Option<String>,
     #[serde(default = "default_listen")]
     listen: String,
     #[serde(default)]
@@ -146,6 +151,10 @@ pub struct BootstrapKey {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection string; `None` for SQLite in `data_dir`.
+    pub store: Option<String>,
+    /// The PostgreSQL schema to work in (default: the connection's search path).
+    pub postgres_schema: Option<String>,
     pub listen: SocketAddr,
     pub rules: Vec<PathBuf>,
     pub max_body_bytes: usize,
@@ -215,6 +224,29 @@ impl ServeConfig {
                 "data_dir: {} is not a directory",
                 data_dir.display()
             ));
+        }
+        if let Some(url) = &raw.store {
+            let pg = ["postgres://", "postgresql://", "host="]
+                .iter()
+                .any(|p| url.starts_with(p));
+            if !pg {
+                p.push(
+                    "store: a PostgreSQL connection string (postgres://… or host=… dbname=…); \
+                        leave it out for SQLite in data_dir"
+                        .into(),
+                );
+            }
+        }
+        if let Some(schema) = &raw.postgres_schema {
+            let ok = !schema.is_empty()
+                && schema.len() <= 63
+                && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && schema
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok || raw.store.is_none() {
+                p.push("postgres_schema: [a-z_][a-z0-9_]*, and only with store".into());
+            }
         }
         let rules: Vec<PathBuf> = raw.rules.iter().map(|r| rel(r)).collect();
         for (i, r) in rules.iter().enumerate() {
@@ -349,6 +381,8 @@ impl ServeConfig {
         }
         Ok(ServeConfig {
             data_dir,
+            store: raw.store,
+            postgres_schema: raw.postgres_schema,
             listen,
             rules,
             max_body_bytes: raw.max_body_bytes,
@@ -394,6 +428,7 @@ mod tests {
     fn every_problem_is_reported_with_its_setting() {
         let e = parse(
             "data_dir = \"d\"\nlisten = \"nowhere\"\nincident_min_level = \"severe\"\n\
+             store = \"mysql://db\"\npostgres_schema = \"Bad-Name\"\n\
              rules = [\"/nonexistent/rules\"]\n\
              [[tenants]]\nid = \"B7E01822-DD4B-4007-8274-D3A249793471\"\nadmins = [\"nobody\"]\n\
              [[api_keys]]\nname = \"x\"\nrole = \"tenant_admin\"\ntenant = \"other\"\nkey = \"weak\"\n\
@@ -403,6 +438,8 @@ mod tests {
         .to_string();
         for needle in [
             "listen:",
+            "store: a PostgreSQL connection string",
+            "postgres_schema:",
             "incident_min_level:",
             "rules[0]:",
             "tenants[0].id:",

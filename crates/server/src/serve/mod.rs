@@ -3,7 +3,8 @@
 //! One process: an axum server ([`api`]) that takes audit records over `POST /api/v1/ingest`
 //! ([`ingest`]), a judge task that runs the `hunt` detectors over each tenant's rolling buffer
 //! on a timer ([`detect`], which documents the detection semantics), and a [`Store`] (SQLite in
-//! the data directory) for detections, incidents and API keys. Configuration: [`config`].
+//! the data directory, or PostgreSQL with `store = "postgres://…"`) for detections, incidents
+//! and API keys. Configuration: [`config`]. Store calls run on `spawn_blocking` threads.
 //!
 //! Shutdown on SIGTERM or Ctrl-C: stop accepting connections, finish the requests in flight,
 //! run a last judge pass over every tenant with unjudged events, then exit.
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use stormwatch_store::{keys, ApiKey, SqliteStore, Store, StoreError};
+use stormwatch_store::{keys, ApiKey, PgStore, SqliteStore, Store, StoreError};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +55,20 @@ pub struct State {
 impl State {
     /// Opens the store, installs the configured keys and loads the rules.
     pub fn open(config: ServeConfig) -> Result<(State, Vec<String>), ServeError> {
-        let store = SqliteStore::open_dir(&config.data_dir)?;
-        install_keys(&store, &config)?;
+        let store: Arc<dyn Store> = match &config.store {
+            Some(url) => Arc::new(PgStore::connect_in_schema(
+                url,
+                config.postgres_schema.as_deref(),
+            )?),
+            None => Arc::new(SqliteStore::open_dir(&config.data_dir)?),
+        };
+        install_keys(store.as_ref(), &config)?;
         let (engine, warnings) = Engine::from_config(&config);
         let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
         Ok((
             State {
                 config,
-                store: Arc::new(store),
+                store,
                 engine,
                 buffers: Buffers::default(),
                 tenants,
