@@ -83,7 +83,12 @@ fn call_with(
             r.send(body.unwrap_or_default())
         }
     }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    .unwrap_or_else(|e| {
+        panic!(
+            "{method} {url} ({} bytes): {e}",
+            body.map_or(0, <[u8]>::len)
+        )
+    });
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -143,7 +148,7 @@ fn lines_of(dir: &Path, file: &str, tenant: &str) -> Vec<String> {
 
 fn config(dir: &Path, port: u16, tenants: &[&str], pg: Option<&Pg>) -> String {
     let mut c = format!(
-        "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\njudge_interval_ms = 200\n",
+        "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\njudge_interval_ms = 200\nmax_body_bytes = 4194304\n",
         dir.join("data").display()
     );
     if let Some(pg) = pg {
@@ -269,6 +274,22 @@ fn scenario(pg: Option<&Pg>) {
     let (code, body) = call("POST", &api("ingest"), Some(KEY_A), Some(bad.as_bytes()));
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("body:2"), "{body}");
+
+    // Bodies over max_body_bytes are refused.
+    // (Announced, not sent: the server answers from Content-Length, before any body.)
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        tcp,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\n\
+         Content-Length: {}\r\n\r\n",
+        5 << 20
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut tcp, &mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    drop(tcp);
 
     // A tenant's key cannot ingest another tenant's records.
     let (code, body) = call(
@@ -433,6 +454,19 @@ fn scenario(pg: Option<&Pg>) {
     };
     assert!(exit.success(), "{exit:?}\n{}", s.log());
     assert!(s.log().contains("stopped"), "{}", s.log());
+    drop(s);
+
+    // A restart on the same store keeps incidents, their history and the keys.
+    let port = free_port();
+    let s = start(tmp.path(), &config(tmp.path(), port, &[ta, tb, tc], pg));
+    let one = format!("{}/api/v1/incidents/{a_id}", s.base);
+    let (code, got) = call("GET", &one, Some(KEY_A), None);
+    assert_eq!(
+        (code, &got["status"]),
+        (200, &json!("acknowledged")),
+        "{got}"
+    );
+    assert_eq!(call("GET", &one, Some(KEY_B), None).0, 404);
 }
 
 #[test]
