@@ -147,8 +147,18 @@ fn lines_of(dir: &Path, file: &str, tenant: &str) -> Vec<String> {
 }
 
 fn config(dir: &Path, port: u16, tenants: &[&str], pg: Option<&Pg>) -> String {
+    config_judging(dir, port, tenants, pg, 200)
+}
+
+fn config_judging(
+    dir: &Path,
+    port: u16,
+    tenants: &[&str],
+    pg: Option<&Pg>,
+    judge_ms: u64,
+) -> String {
     let mut c = format!(
-        "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\njudge_interval_ms = 200\nmax_body_bytes = 4194304\n",
+        "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\njudge_interval_ms = {judge_ms}\nmax_body_bytes = 4194304\n",
         dir.join("data").display()
     );
     if let Some(pg) = pg {
@@ -493,4 +503,95 @@ fn serve_refuses_an_invalid_configuration_listing_every_problem() {
     ] {
         assert!(err.contains(needle), "{needle:?} missing:\n{err}");
     }
+}
+
+#[test]
+fn serve_loses_no_acknowledged_event_on_kill_9() {
+    crash(None);
+}
+
+#[test]
+fn serve_on_postgres_loses_no_acknowledged_event_on_kill_9() {
+    if let Some(pg) = postgres() {
+        crash(Some(&pg));
+    }
+}
+
+/// Ingest, `kill -9` before any judge pass, restart: the events come back from the store and
+/// the planted intrusion is found.
+fn crash(pg: Option<&Pg>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let manifest = stormwatch_scenario::generate_to_dir(
+        &stormwatch_scenario::Config {
+            tenants: 2,
+            users_per_tenant: 8,
+            days: 10,
+            ..stormwatch_scenario::Config::default()
+        },
+        &corpus,
+        false,
+    )
+    .unwrap();
+    let (ta, tb) = (&manifest.tenants[0], &manifest.tenants[1]);
+    let tenants = [ta.as_str(), tb.as_str()];
+    // The first judge tick comes at start (nothing buffered yet), the next in ten minutes.
+    let mut s = start(
+        tmp.path(),
+        &config_judging(tmp.path(), free_port(), &tenants, pg, 600_000),
+    );
+    let mut sent = 0;
+    for f in ["signins.jsonl", "ual.jsonl"] {
+        let lines = lines_of(&corpus, f, ta);
+        sent += lines.len();
+        let url = format!("{}/api/v1/ingest", s.base);
+        let (code, body) = call("POST", &url, Some(KEY_A), Some(lines.join("\n").as_bytes()));
+        assert_eq!(code, 202, "{body}");
+    }
+    let (_, none) = call(
+        "GET",
+        &format!("{}/api/v1/incidents", s.base),
+        Some(KEY_A),
+        None,
+    );
+    assert_eq!(none["incidents"], json!([]), "not judged yet: {none}");
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+    drop(s);
+
+    let s = start(tmp.path(), &config(tmp.path(), free_port(), &tenants, pg));
+    let planted: HashSet<&str> = manifest
+        .intrusion
+        .iter()
+        .filter(|p| &p.tenant == ta)
+        .map(|p| p.mailbox.as_str())
+        .collect();
+    assert!(!planted.is_empty());
+    let url = format!("{}/api/v1/detections?min_level=medium&limit=1000", s.base);
+    let t0 = Instant::now();
+    loop {
+        let (_, d) = call("GET", &url, Some(KEY_A), None);
+        let users: HashSet<String> = d["detections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| !x["incident_id"].is_null())
+            .filter_map(|x| x["detection"]["user"].as_str().map(String::from))
+            .collect();
+        if planted.iter().all(|m| users.contains(*m)) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{users:?}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let restored = format!("restored tenant={ta} events={sent}");
+    assert!(
+        s.log().contains(&restored),
+        "{restored:?} not in\n{}",
+        s.log()
+    );
 }

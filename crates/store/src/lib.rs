@@ -18,6 +18,9 @@
 //!   so a crash never leaves a detection without its incident.
 //! * **Bound parameters only.** No SQL text is ever built from input.
 //! * **Migrations at open**, numbered, each applied once in its own transaction.
+//! * **Accepted events are kept** ([`Store::put_events`], atomically with the batch's idempotency
+//!   record) so a restarted service rebuilds its detection window and loses no acknowledged
+//!   event; they are pruned as the window moves on.
 
 pub mod keys;
 pub mod postgres;
@@ -244,6 +247,14 @@ pub struct ApiKey {
     pub created_ms: i64,
 }
 
+/// An accepted event as kept for restarts: its time and its normalized record (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Event time (Unix milliseconds; the time received where the record has none).
+    pub time_ms: i64,
+    pub record: String,
+}
+
 /// An ingested batch, remembered by its idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -357,4 +368,18 @@ pub trait Store: Send + Sync {
 
     /// A remembered batch.
     fn batch(&self, tenant: &str, key: &str) -> Result<Option<Batch>>;
+
+    /// Keeps accepted events, per tenant, in one transaction together with the batch (when it
+    /// has an idempotency key). False, and nothing kept, when the batch was seen before.
+    fn put_events(
+        &self,
+        events: &[(String, Vec<StoredEvent>)],
+        batch: Option<&Batch>,
+    ) -> Result<bool>;
+
+    /// A tenant's newest `limit` events at or after `since_ms`, oldest first.
+    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// Forgets a tenant's events before `before_ms`; how many.
+    fn prune_events(&self, tenant: &str, before_ms: i64) -> Result<u64>;
 }

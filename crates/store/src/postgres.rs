@@ -10,13 +10,15 @@
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
     IncidentQuery, NewDetection, Recorded, Result, Role, Scope, Status, Store, StoreError,
+    StoredEvent,
 };
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard};
 
 /// Schema migrations, applied in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE incidents (
     id BIGSERIAL PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -83,7 +85,17 @@ CREATE TABLE batches (
     summary TEXT NOT NULL,
     PRIMARY KEY (tenant, key)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    time_ms BIGINT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX events_tenant_time ON events (tenant, time_ms);
+"#,
+];
 
 /// Arbitrary, fixed: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x5707_0007;
@@ -687,5 +699,66 @@ impl Store for PgStore {
             })
         })
         .transpose()
+    }
+
+    fn put_events(
+        &self,
+        events: &[(String, Vec<StoredEvent>)],
+        batch: Option<&Batch>,
+    ) -> Result<bool> {
+        let mut c = self.lock();
+        let mut tx = c.transaction().map_err(db)?;
+        if let Some(b) = batch {
+            let n = tx
+                .execute(
+                    "INSERT INTO batches (tenant, key, received_ms, summary) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, key) DO NOTHING",
+                    &[&b.tenant, &b.key, &b.received_ms, &b.summary.to_string()],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(false);
+            }
+        }
+        let stmt = tx
+            .prepare("INSERT INTO events (tenant, time_ms, record) VALUES ($1, $2, $3)")
+            .map_err(db)?;
+        for (tenant, list) in events {
+            for e in list {
+                tx.execute(&stmt, &[tenant, &e.time_ms, &e.record])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT time_ms, record FROM events WHERE tenant = $1 AND time_ms >= $2 \
+                 ORDER BY time_ms DESC, id DESC LIMIT $3",
+                &[&tenant, &since_ms, &i64::from(limit)],
+            )
+            .map_err(db)?;
+        let mut v: Vec<StoredEvent> = rows
+            .iter()
+            .map(|r| StoredEvent {
+                time_ms: r.get(0),
+                record: r.get(1),
+            })
+            .collect();
+        v.reverse();
+        Ok(v)
+    }
+
+    fn prune_events(&self, tenant: &str, before_ms: i64) -> Result<u64> {
+        self.lock()
+            .execute(
+                "DELETE FROM events WHERE tenant = $1 AND time_ms < $2",
+                &[&tenant, &before_ms],
+            )
+            .map_err(db)
     }
 }

@@ -5,6 +5,7 @@
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
     IncidentQuery, NewDetection, Recorded, Result, Role, Scope, Status, Store, StoreError,
+    StoredEvent,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::{json, Value};
@@ -12,7 +13,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -79,7 +81,17 @@ CREATE TABLE batches (
     summary TEXT NOT NULL,
     PRIMARY KEY (tenant, key)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX events_tenant_time ON events (tenant, time_ms);
+"#,
+];
 
 /// The SQLite store.
 #[derive(Debug)]
@@ -639,5 +651,71 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)
+    }
+
+    fn put_events(
+        &self,
+        events: &[(String, Vec<StoredEvent>)],
+        batch: Option<&Batch>,
+    ) -> Result<bool> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        if let Some(b) = batch {
+            let n = tx
+                .execute(
+                    "INSERT INTO batches (tenant, key, received_ms, summary) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, key) DO NOTHING",
+                    params![b.tenant, b.key, b.received_ms, b.summary.to_string()],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(false);
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO events (tenant, time_ms, record) VALUES (?1, ?2, ?3)")
+                .map_err(db)?;
+            for (tenant, list) in events {
+                for e in list {
+                    stmt.execute(params![tenant, e.time_ms, e.record])
+                        .map_err(db)?;
+                }
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT time_ms, record FROM events WHERE tenant = ?1 AND time_ms >= ?2 \
+                 ORDER BY time_ms DESC, id DESC LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![tenant, since_ms, limit], |r| {
+                Ok(StoredEvent {
+                    time_ms: r.get(0)?,
+                    record: r.get(1)?,
+                })
+            })
+            .map_err(db)?;
+        let mut v: Vec<StoredEvent> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+        v.reverse();
+        Ok(v)
+    }
+
+    fn prune_events(&self, tenant: &str, before_ms: i64) -> Result<u64> {
+        let n = self
+            .lock()
+            .execute(
+                "DELETE FROM events WHERE tenant = ?1 AND time_ms < ?2",
+                params![tenant, before_ms],
+            )
+            .map_err(db)?;
+        Ok(n as u64)
     }
 }

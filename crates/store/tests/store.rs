@@ -5,7 +5,7 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stormwatch_store::{
     keys, ApiKey, Batch, DedupPolicy, DetectionQuery, IncidentQuery, NewDetection, PgStore, Role,
-    Scope, SqliteStore, Status, Store,
+    Scope, SqliteStore, Status, Store, StoredEvent,
 };
 
 const A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
@@ -99,6 +99,9 @@ impl Store for Scratch {
         api_key(&self, id: &str) -> stormwatch_store::Result<Option<ApiKey>>;
         put_batch(&self, b: &Batch) -> stormwatch_store::Result<bool>;
         batch(&self, t: &str, k: &str) -> stormwatch_store::Result<Option<Batch>>;
+        put_events(&self, e: &[(String, Vec<StoredEvent>)], b: Option<&Batch>) -> stormwatch_store::Result<bool>;
+        events(&self, t: &str, since: i64, limit: u32) -> stormwatch_store::Result<Vec<StoredEvent>>;
+        prune_events(&self, t: &str, before: i64) -> stormwatch_store::Result<u64>;
     }
 }
 
@@ -379,14 +382,14 @@ fn reopening_a_file_keeps_data_and_does_not_remigrate() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         s.record_detection(&det("f", A, "r", "x", 3, 0), &POLICY, 1)
             .unwrap()
             .incident_id
             .unwrap()
     };
     let s = SqliteStore::open_dir(dir.path()).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     assert!(s.incident(&Scope::All, id).unwrap().is_some());
 }
 
@@ -411,6 +414,54 @@ fn hostile_strings_are_data_not_sql() {
             .unwrap()
             .len(),
             1
+        );
+    }
+}
+
+#[test]
+fn events_are_kept_with_their_batch_once_and_pruned() {
+    for (name, s) in stores() {
+        let ev = |t: i64| StoredEvent {
+            time_ms: t,
+            record: format!("{{\"t\":{t}}}"),
+        };
+        let batch = Batch {
+            tenant: A.into(),
+            key: "k".into(),
+            received_ms: 1,
+            summary: json!({}),
+        };
+        let a = vec![(A.to_string(), vec![ev(3), ev(1), ev(2)])];
+        assert!(s.put_events(&a, Some(&batch)).unwrap(), "{name}");
+        assert!(
+            !s.put_events(&a, Some(&batch)).unwrap(),
+            "{name}: seen batch"
+        );
+        let b = vec![(B.to_string(), vec![ev(5)])];
+        assert!(s.put_events(&b, None).unwrap());
+        assert!(s.put_events(&b, None).unwrap(), "{name}: no key, no dedupe");
+        let times = |t: &str, since: i64, limit: u32| -> Vec<i64> {
+            s.events(t, since, limit)
+                .unwrap()
+                .iter()
+                .map(|e| e.time_ms)
+                .collect()
+        };
+        assert_eq!(
+            times(A, i64::MIN, 100),
+            [1, 2, 3],
+            "{name}: oldest first, once"
+        );
+        assert_eq!(times(A, i64::MIN, 2), [2, 3], "{name}: the newest");
+        assert_eq!(times(A, 2, 100), [2, 3], "{name}");
+        assert_eq!(times(B, i64::MIN, 100), [5, 5], "{name}");
+        assert_eq!(s.events(A, 0, 1).unwrap()[0].record, "{\"t\":3}");
+        assert_eq!(s.prune_events(A, 3).unwrap(), 2, "{name}");
+        assert_eq!(times(A, i64::MIN, 100), [3], "{name}");
+        assert_eq!(
+            times(B, i64::MIN, 100),
+            [5, 5],
+            "{name}: other tenant untouched"
         );
     }
 }

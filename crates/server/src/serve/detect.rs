@@ -19,8 +19,10 @@
 //!   moved).
 //! * Detection is eventually consistent: an accepted event is judged within one interval (plus
 //!   the time of the pass). At shutdown one last pass judges what is still dirty.
-//! * The buffer is not persisted yet: after a restart, detections and incidents are in the store,
-//!   but the mail baseline and the sign-in context start empty.
+//! * Accepted events are also in the store (see `ingest`); events that fall out of the buffer by
+//!   time are pruned there too. At start the buffers are rebuilt from the store (the newest
+//!   `buffer_max_events` per tenant) and judged: already stored detections are recognised by
+//!   fingerprint, so a restart adds only what the stopped process had not judged yet.
 
 use super::config::ServeConfig;
 use std::collections::HashMap;
@@ -224,7 +226,11 @@ impl Buffers {
         let mut report = Vec::new();
         for (tenant, mut events) in dirty {
             events.sort_by_key(|e| e.core.time);
-            trim(&mut events, engine.buffer_ms, engine.buffer_max);
+            if let Some(cutoff) = trim(&mut events, engine.buffer_ms, engine.buffer_max) {
+                if let Err(e) = store.prune_events(&tenant, cutoff) {
+                    eprintln!("stormwatch serve: pruning tenant={tenant} events failed: {e}");
+                }
+            }
             let outcome = engine.judge(&tenant, &events, store, now_ms);
             {
                 let mut all = self.lock();
@@ -244,14 +250,20 @@ impl Buffers {
     }
 }
 
-/// Drops events older than `keep_ms` before the newest, then the oldest beyond `max`.
-fn trim(events: &mut Vec<Event>, keep_ms: i64, max: usize) {
-    if let Some(newest) = events.iter().rev().find_map(|e| e.core.time) {
-        let cutoff = newest.timestamp_millis().saturating_sub(keep_ms);
+/// Drops events older than `keep_ms` before the newest, then the oldest beyond `max`; the time
+/// cut (Unix ms), for pruning the stored events the same way.
+fn trim(events: &mut Vec<Event>, keep_ms: i64, max: usize) -> Option<i64> {
+    let cutoff = events
+        .iter()
+        .rev()
+        .find_map(|e| e.core.time)
+        .map(|newest| newest.timestamp_millis().saturating_sub(keep_ms));
+    if let Some(cutoff) = cutoff {
         events.retain(|e| e.core.time.is_none_or(|t| t.timestamp_millis() >= cutoff));
     }
     if events.len() > max {
         let excess = events.len() - max;
         events.drain(..excess);
     }
+    cutoff
 }

@@ -13,9 +13,10 @@
 //! * **Idempotency.** With an `Idempotency-Key` header, a batch is taken once per key and
 //!   tenant: a repeat answers 200 with the first answer and `"duplicate": true`, and adds
 //!   nothing.
-//! * **Acknowledgement.** 202 means the records are in the tenant's buffer and will be judged
-//!   within one judge interval (see `detect`). The buffer is in memory: events accepted but not
-//!   yet judged are lost if the process is killed (SIGTERM judges them before exit).
+//! * **Acknowledgement.** 202 means the records are stored (in one transaction with the batch's
+//!   idempotency record) and in the tenant's buffer, and will be judged within one judge
+//!   interval (see `detect`). A process killed after the 202 loses nothing: at start the
+//!   buffers are rebuilt from the stored events ([`restore`]) and judged again.
 
 use super::api::Principal;
 use super::State;
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use stormwatch_engine::ingest::{Rejection, Sink};
 use stormwatch_engine::source::{Input, Limits};
 use stormwatch_engine::{Event, IngestOptions, Ingestor};
-use stormwatch_store::{Batch, Role, StoreError};
+use stormwatch_store::{Batch, Role, StoreError, StoredEvent};
 
 /// Most rejections listed in one answer (the count is complete).
 const MAX_LISTED: usize = 50;
@@ -43,12 +44,27 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
+/// What reading a body gave.
 #[derive(Default)]
-struct Collect {
-    events: Vec<Event>,
-    rejected: Vec<String>,
-    rejected_count: usize,
-    failed: Option<String>,
+pub struct Collect {
+    pub events: Vec<Event>,
+    pub rejected: Vec<String>,
+    pub rejected_count: usize,
+    pub failed: Option<String>,
+}
+
+/// Reads a body (or stored records) through the engine's pipeline on this thread.
+pub fn read(bytes: axum::body::Bytes, max_body_bytes: usize) -> Collect {
+    let mut ingestor = Ingestor::new(IngestOptions {
+        limits: Limits {
+            bomb_ratio: 250,
+            bomb_floor: (max_body_bytes as u64).saturating_mul(16),
+        },
+        threads: 1,
+    });
+    let mut sink = Collect::default();
+    ingestor.run_reader("body", Box::new(std::io::Cursor::new(bytes)), &mut sink);
+    sink
 }
 
 impl Sink for Collect {
@@ -82,15 +98,7 @@ pub fn ingest(
         }
     }
     let bytes = body.len();
-    let mut ingestor = Ingestor::new(IngestOptions {
-        limits: Limits {
-            bomb_ratio: 250,
-            bomb_floor: (state.config.max_body_bytes as u64).saturating_mul(16),
-        },
-        threads: 1,
-    });
-    let mut sink = Collect::default();
-    ingestor.run_reader("body", Box::new(std::io::Cursor::new(body)), &mut sink);
+    let sink = read(body, state.config.max_body_bytes);
     if let Some(f) = sink.failed {
         return Err(IngestError::Unreadable(f));
     }
@@ -144,18 +152,33 @@ pub fn ingest(
         "tenants": counts,
         "idempotency_key": idempotency_key,
     });
-    if let Some(k) = idempotency_key {
-        let fresh = state.store.put_batch(&Batch {
-            tenant: batch_tenant.clone(),
-            key: k.to_string(),
-            received_ms: super::now_ms(),
-            summary: summary.clone(),
-        })?;
-        if !fresh {
-            // A concurrent request with the same key won the race.
-            let first = state.store.batch(&batch_tenant, k)?;
-            return Ok(duplicate(first.map_or(summary, |b| b.summary)));
-        }
+    let now = super::now_ms();
+    let stored: Vec<(String, Vec<StoredEvent>)> = by_tenant
+        .iter()
+        .map(|(t, list)| {
+            let kept = list
+                .iter()
+                .map(|e| StoredEvent {
+                    time_ms: e.core.time.map_or(now, |t| t.timestamp_millis()),
+                    record: e.record.to_string(),
+                })
+                .collect();
+            (t.clone(), kept)
+        })
+        .collect();
+    let batch = idempotency_key.map(|k| Batch {
+        tenant: batch_tenant.clone(),
+        key: k.to_string(),
+        received_ms: now,
+        summary: summary.clone(),
+    });
+    if !state.store.put_events(&stored, batch.as_ref())? {
+        // A concurrent request with the same key won the race.
+        let first = match idempotency_key {
+            Some(k) => state.store.batch(&batch_tenant, k)?,
+            None => None,
+        };
+        return Ok(duplicate(first.map_or(summary, |b| b.summary)));
     }
     for (tenant, events) in by_tenant {
         state.buffers.push(&tenant, events);
@@ -166,4 +189,31 @@ pub fn ingest(
 fn duplicate(mut summary: Value) -> Value {
     summary["duplicate"] = Value::Bool(true);
     summary
+}
+
+/// Rebuilds each configured tenant's buffer from its stored events (the newest
+/// `buffer_max_events`; the judge trims to `buffer_days`). Returns per tenant the events restored
+/// and the stored records that no longer read (reported, not fatal).
+pub fn restore(state: &State) -> Result<Vec<(String, usize, usize)>, StoreError> {
+    let limit = u32::try_from(state.config.buffer_max_events).unwrap_or(u32::MAX);
+    let mut out = Vec::new();
+    for tenant in &state.tenants {
+        let stored = state.store.events(tenant, i64::MIN, limit)?;
+        if stored.is_empty() {
+            continue;
+        }
+        let mut text = String::new();
+        for e in &stored {
+            text.push_str(&e.record);
+            text.push('\n');
+        }
+        let got = read(axum::body::Bytes::from(text), usize::MAX / 32);
+        let mut events = got.events;
+        for e in &mut events {
+            e.core.tenant = Some(tenant.clone());
+        }
+        out.push((tenant.clone(), events.len(), got.rejected_count));
+        state.buffers.push(tenant, events);
+    }
+    Ok(out)
 }

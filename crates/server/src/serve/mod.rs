@@ -53,7 +53,8 @@ pub struct State {
 }
 
 impl State {
-    /// Opens the store, installs the configured keys and loads the rules.
+    /// Opens the store, installs the configured keys, loads the rules and rebuilds the tenants'
+    /// buffers from the stored events.
     pub fn open(config: ServeConfig) -> Result<(State, Vec<String>), ServeError> {
         let store: Arc<dyn Store> = match &config.store {
             Some(url) => Arc::new(PgStore::connect_in_schema(
@@ -63,19 +64,25 @@ impl State {
             None => Arc::new(SqliteStore::open_dir(&config.data_dir)?),
         };
         install_keys(store.as_ref(), &config)?;
-        let (engine, warnings) = Engine::from_config(&config);
+        let (engine, mut warnings) = Engine::from_config(&config);
         let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
-        Ok((
-            State {
-                config,
-                store,
-                engine,
-                buffers: Buffers::default(),
-                tenants,
-                stopping: AtomicBool::new(false),
-            },
-            warnings,
-        ))
+        let state = State {
+            config,
+            store,
+            engine,
+            buffers: Buffers::default(),
+            tenants,
+            stopping: AtomicBool::new(false),
+        };
+        for (tenant, events, unreadable) in ingest::restore(&state)? {
+            eprintln!("stormwatch serve: restored tenant={tenant} events={events}");
+            if unreadable > 0 {
+                warnings.push(format!(
+                    "tenant {tenant}: {unreadable} stored record(s) no longer read; left out"
+                ));
+            }
+        }
+        Ok((state, warnings))
     }
 
     /// True once shutdown began (readiness answers 503).
