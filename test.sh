@@ -19,4 +19,26 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The store and service suites also run against PostgreSQL on 127.0.0.1:5432 (user postgres,
+# database test, trust auth on loopback). Start one where none runs and we may install it;
+# elsewhere those runs are skipped with a note.
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if ! pg_up; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: starting a PostgreSQL for the tests" >&2
+    command -v pg_ctlcluster >/dev/null 2>&1 || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    }
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    hba=/etc/postgresql/$ver/main/pg_hba.conf
+    grep -q '^host all postgres 127.0.0.1/32 trust' "$hba" ||
+      sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start || pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+    for _ in $(seq 30); do pg_up && break; sleep 1; done
+    su postgres -c "psql -qc 'CREATE DATABASE test'" >/dev/null 2>&1 || true
+  else
+    echo "test.sh: no PostgreSQL on 127.0.0.1:5432; its test runs will be skipped" >&2
+  fi
+fi
+
 exec cargo test --workspace "$@"
