@@ -31,8 +31,10 @@ if ! pg_up; then
     }
     ver=$(ls /etc/postgresql | sort -V | tail -1)
     hba=/etc/postgresql/$ver/main/pg_hba.conf
-    grep -q '^host all postgres 127.0.0.1/32 trust' "$hba" ||
-      sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
+    if ! grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+      sed -i '1i host all postgres ::1/128 trust' "$hba"
+      sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    fi
     pg_ctlcluster --skip-systemctl-redirect "$ver" main start || pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
     for _ in $(seq 30); do pg_up && break; sleep 1; done
     su postgres -c "psql -qc 'CREATE DATABASE test'" >/dev/null 2>&1 || true
