@@ -193,7 +193,9 @@ impl Prefilter {
         if t.first() != Some(&b'{') || t.last() != Some(&b'}') {
             return true;
         }
-        self.hazards.any(t) || self.automaton.is_match(t)
+        // The automaton first: it stops at the first literal, and most wanted lines have one
+        // early; the hazard scans then only run on lines about to be skipped.
+        self.automaton.is_match(t) || self.hazards.any(t)
     }
 
     /// How many distinct literals the automaton holds.
