@@ -176,7 +176,7 @@ def main():
         print("| corpus | stormwatch configuration | ratio of events/s (÷ rsigma with the same rules, or ÷ the floor named) |")
         print("|---|---|---:|")
         for size, config, r in ratios:
-            print(f"| {size} | {config} | {r:.2f}× |")
+            print(f"| {size} | {config} | {r:.3g}× |")
 
 
 if __name__ == "__main__":
