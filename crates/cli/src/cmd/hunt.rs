@@ -57,6 +57,11 @@ pub struct Args {
     #[arg(long, default_value_t = 24, value_name = "HOURS")]
     pub signin_window: i64,
 
+    /// Memory cap of the mail analysis: at most this many MailItemsAccessed records are
+    /// analysed (a few hundred bytes each); past it a note says how many were not.
+    #[arg(long, default_value_t = 10_000_000, value_name = "N")]
+    pub max_mail_records: usize,
+
     /// Also write incident and campaign records (`"type": "incident"` / `"campaign"`) in json
     /// and jsonl output. Tables and HTML always show incidents first.
     #[arg(long)]
@@ -208,6 +213,7 @@ fn builtins(args: &Args, notes: &mut Vec<String>) -> Result<Option<Builtins>, St
     let options = MailOptions {
         learn_days: args.learn_days,
         signin_window_secs: args.signin_window * 3600,
+        max_accesses: args.max_mail_records,
         ..MailOptions::default()
     };
     let mut indicators = ioc::storm_0558();

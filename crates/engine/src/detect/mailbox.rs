@@ -36,6 +36,10 @@ pub struct MailOptions {
     pub signin_window_secs: i64,
     /// At most this many record ids listed per detection (the count is always complete).
     pub max_ids: usize,
+    /// Memory cap: at most this many `MailItemsAccessed` records are kept for analysis (a few
+    /// hundred bytes each; 10 million ≈ 4 GB). Later ones are counted, not analysed, and a note
+    /// says so (docs/performance.md).
+    pub max_accesses: usize,
 }
 
 impl Default for MailOptions {
@@ -44,6 +48,7 @@ impl Default for MailOptions {
             learn_days: 7,
             signin_window_secs: 24 * 3600,
             max_ids: 1000,
+            max_accesses: 10_000_000,
         }
     }
 }
@@ -94,6 +99,8 @@ pub struct MailDetector {
     baseline: Baseline,
     /// tenant → mail clients learned from this input's first days (filled at the end).
     learned: HashMap<Arc<str>, BTreeSet<String>>,
+    /// `MailItemsAccessed` records past `max_accesses`, not analysed.
+    over_cap: u64,
 }
 
 fn operation_property<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
@@ -163,6 +170,7 @@ impl MailDetector {
             consents: HashMap::new(),
             baseline,
             learned: HashMap::new(),
+            over_cap: 0,
         }
     }
 
@@ -224,6 +232,10 @@ impl Detector for MailDetector {
         if event.kind != LogKind::Ual || c.operation.as_deref() != Some("MailItemsAccessed") {
             return;
         }
+        if self.accesses.len() >= self.options.max_accesses {
+            self.over_cap += 1;
+            return;
+        }
         let r = &event.record;
         let mailbox = r
             .get("MailboxOwnerUPN")
@@ -257,6 +269,14 @@ impl Detector for MailDetector {
     }
 
     fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {
+        if self.over_cap > 0 {
+            notes.push(format!(
+                "mail detectors: memory cap reached: {} MailItemsAccessed records after the first \
+                 {} were not analysed (raise --max-mail-records, or hunt each tenant's logs \
+                 separately)",
+                self.over_cap, self.options.max_accesses
+            ));
+        }
         if self.accesses.is_empty() {
             notes.push(
                 "mail detectors: no MailItemsAccessed records in the input; nothing to judge"
