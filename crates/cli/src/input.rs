@@ -79,7 +79,11 @@ pub fn read_inputs_filtered(
         quiet: globals.quiet,
         files: Vec::new(),
     };
-    let mut ingestor = Ingestor::with_prefilter(IngestOptions::default(), prefilter);
+    let mut options = IngestOptions::default();
+    if let Some(n) = args.threads {
+        options.threads = n.max(1);
+    }
+    let mut ingestor = Ingestor::with_prefilter(options, prefilter);
     ingestor.run(&inputs, &mut sink);
     let files = std::mem::take(&mut sink.files);
     drop(sink);
