@@ -383,3 +383,13 @@ pub trait Store: Send + Sync {
     /// Forgets a tenant's events before `before_ms`; how many.
     fn prune_events(&self, tenant: &str, before_ms: i64) -> Result<u64>;
 }
+
+/// One column of an incident set by a user: the column (a fixed name, never input), its new
+/// value, and the audit entry's action, author and time.
+pub(crate) struct Change<'a> {
+    pub(crate) column: &'static str,
+    pub(crate) value: Option<&'a str>,
+    pub(crate) action: &'static str,
+    pub(crate) by: &'a str,
+    pub(crate) now_ms: i64,
+}

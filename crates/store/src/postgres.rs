@@ -7,6 +7,7 @@
 //! tokio's `spawn_blocking`, never from async code directly. A connection lost mid-run is not
 //! re-established yet: operations fail with [`StoreError::Database`] and `/readyz` reports it.
 
+use crate::Change;
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
     IncidentQuery, NewDetection, Recorded, Result, Role, Scope, Status, Store, StoreError,
@@ -496,21 +497,19 @@ impl Store for PgStore {
         by: &str,
         now_ms: i64,
     ) -> Result<Option<Incident>> {
-        let mut c = self.lock();
-        let mut tx = c.transaction().map_err(db)?;
-        let Some(before) = scoped_incident(&mut tx, scope, id)? else {
-            return Ok(None);
+        let change = Change {
+            column: "status",
+            value: Some(status.name()),
+            action: "status",
+            by,
+            now_ms,
         };
-        tx.execute(
-            "UPDATE incidents SET status = $2, updated_ms = $3 WHERE id = $1",
-            &[&id, &status.name(), &now_ms],
+        self.change_incident(
+            scope,
+            id,
+            change,
+            |before| json!({"from": before.status.name(), "to": status.name()}),
         )
-        .map_err(db)?;
-        let detail = json!({"from": before.status.name(), "to": status.name()});
-        audit(&mut tx, &before, by, "status", &detail, now_ms)?;
-        let after = scoped_incident(&mut tx, scope, id)?;
-        tx.commit().map_err(db)?;
-        Ok(after)
     }
 
     fn assign(
@@ -521,21 +520,19 @@ impl Store for PgStore {
         by: &str,
         now_ms: i64,
     ) -> Result<Option<Incident>> {
-        let mut c = self.lock();
-        let mut tx = c.transaction().map_err(db)?;
-        let Some(before) = scoped_incident(&mut tx, scope, id)? else {
-            return Ok(None);
+        let change = Change {
+            column: "assignee",
+            value: assignee,
+            action: "assign",
+            by,
+            now_ms,
         };
-        tx.execute(
-            "UPDATE incidents SET assignee = $2, updated_ms = $3 WHERE id = $1",
-            &[&id, &assignee, &now_ms],
+        self.change_incident(
+            scope,
+            id,
+            change,
+            |before| json!({"from": before.assignee, "to": assignee}),
         )
-        .map_err(db)?;
-        let detail = json!({"from": before.assignee, "to": assignee});
-        audit(&mut tx, &before, by, "assign", &detail, now_ms)?;
-        let after = scoped_incident(&mut tx, scope, id)?;
-        tx.commit().map_err(db)?;
-        Ok(after)
     }
 
     fn add_comment(
@@ -760,5 +757,41 @@ impl Store for PgStore {
                 &[&tenant, &before_ms],
             )
             .map_err(db)
+    }
+}
+
+impl PgStore {
+    /// Applies a [`Change`] to a scoped incident and audits it (detail from the incident as it
+    /// was), in one transaction; `None` when the incident is not in scope.
+    fn change_incident(
+        &self,
+        scope: &Scope,
+        id: i64,
+        change: Change<'_>,
+        detail: impl FnOnce(&Incident) -> serde_json::Value,
+    ) -> Result<Option<Incident>> {
+        let mut c = self.lock();
+        let mut tx = c.transaction().map_err(db)?;
+        let Some(before) = scoped_incident(&mut tx, scope, id)? else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "UPDATE incidents SET {} = $2, updated_ms = $3 WHERE id = $1",
+            change.column
+        );
+        tx.execute(&sql, &[&id, &change.value, &change.now_ms])
+            .map_err(db)?;
+        let detail = detail(&before);
+        audit(
+            &mut tx,
+            &before,
+            change.by,
+            change.action,
+            &detail,
+            change.now_ms,
+        )?;
+        let after = scoped_incident(&mut tx, scope, id)?;
+        tx.commit().map_err(db)?;
+        Ok(after)
     }
 }

@@ -2,6 +2,7 @@
 //! behind a mutex. Writes are short transactions; SQLite serialises them anyway, and one
 //! connection keeps the backend free of pool tuning.
 
+use crate::Change;
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
     IncidentQuery, NewDetection, Recorded, Result, Role, Scope, Status, Store, StoreError,
@@ -437,21 +438,19 @@ impl Store for SqliteStore {
         by: &str,
         now_ms: i64,
     ) -> Result<Option<Incident>> {
-        let mut c = self.lock();
-        let tx = c.transaction().map_err(db)?;
-        let Some(before) = scoped_incident(&tx, scope, id)? else {
-            return Ok(None);
+        let change = Change {
+            column: "status",
+            value: Some(status.name()),
+            action: "status",
+            by,
+            now_ms,
         };
-        tx.execute(
-            "UPDATE incidents SET status = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![id, status.name(), now_ms],
+        self.change_incident(
+            scope,
+            id,
+            change,
+            |before| json!({"from": before.status.name(), "to": status.name()}),
         )
-        .map_err(db)?;
-        let detail = json!({"from": before.status.name(), "to": status.name()});
-        audit(&tx, &before, by, "status", &detail, now_ms)?;
-        let after = scoped_incident(&tx, scope, id)?;
-        tx.commit().map_err(db)?;
-        Ok(after)
     }
 
     fn assign(
@@ -462,21 +461,19 @@ impl Store for SqliteStore {
         by: &str,
         now_ms: i64,
     ) -> Result<Option<Incident>> {
-        let mut c = self.lock();
-        let tx = c.transaction().map_err(db)?;
-        let Some(before) = scoped_incident(&tx, scope, id)? else {
-            return Ok(None);
+        let change = Change {
+            column: "assignee",
+            value: assignee,
+            action: "assign",
+            by,
+            now_ms,
         };
-        tx.execute(
-            "UPDATE incidents SET assignee = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![id, assignee, now_ms],
+        self.change_incident(
+            scope,
+            id,
+            change,
+            |before| json!({"from": before.assignee, "to": assignee}),
         )
-        .map_err(db)?;
-        let detail = json!({"from": before.assignee, "to": assignee});
-        audit(&tx, &before, by, "assign", &detail, now_ms)?;
-        let after = scoped_incident(&tx, scope, id)?;
-        tx.commit().map_err(db)?;
-        Ok(after)
     }
 
     fn add_comment(
@@ -717,5 +714,41 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(n as u64)
+    }
+}
+
+impl SqliteStore {
+    /// Applies a [`Change`] to a scoped incident and audits it (detail from the incident as it
+    /// was), in one transaction; `None` when the incident is not in scope.
+    fn change_incident(
+        &self,
+        scope: &Scope,
+        id: i64,
+        change: Change<'_>,
+        detail: impl FnOnce(&Incident) -> serde_json::Value,
+    ) -> Result<Option<Incident>> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(db)?;
+        let Some(before) = scoped_incident(&tx, scope, id)? else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "UPDATE incidents SET {} = ?2, updated_ms = ?3 WHERE id = ?1",
+            change.column
+        );
+        tx.execute(&sql, params![id, change.value, change.now_ms])
+            .map_err(db)?;
+        let detail = detail(&before);
+        audit(
+            &tx,
+            &before,
+            change.by,
+            change.action,
+            &detail,
+            change.now_ms,
+        )?;
+        let after = scoped_incident(&tx, scope, id)?;
+        tx.commit().map_err(db)?;
+        Ok(after)
     }
 }
