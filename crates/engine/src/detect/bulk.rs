@@ -55,7 +55,7 @@ fn median(sorted: &[u64]) -> f64 {
 pub fn bulk_reads(reads: &[Read], max_ids: usize) -> Vec<Alert> {
     let mut per_day: BTreeMap<(Arc<str>, Arc<str>), Days<'_>> = BTreeMap::new();
     for r in reads {
-        let day = r.time.timestamp().div_euclid(86_400);
+        let day = super::signins::day(r.time);
         per_day
             .entry((r.tenant.clone(), r.mailbox.clone()))
             .or_default()

@@ -433,7 +433,7 @@ impl MailDetector {
             if let Some(t) = a.time {
                 days.entry(a.tenant.clone())
                     .or_default()
-                    .entry(t.timestamp().div_euclid(86_400))
+                    .entry(super::signins::day(t))
                     .or_insert(a);
             }
         }

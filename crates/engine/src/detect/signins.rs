@@ -62,7 +62,8 @@ impl Backing {
     }
 }
 
-fn day(t: DateTime<Utc>) -> i64 {
+/// The UTC day number of a time (days since the Unix epoch).
+pub(crate) fn day(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400)
 }
 
