@@ -21,11 +21,16 @@
 //! * **Accepted events are kept** ([`Store::put_events`], atomically with the batch's idempotency
 //!   record) so a restarted service rebuilds its detection window and loses no acknowledged
 //!   event; they are pruned as the window moves on.
+//! * **A transactional outbox** ([`outbox`]): opening or escalating an incident adds the
+//!   notification its tenant's admins must get in the same transaction, so none is lost in a
+//!   crash and the same incident state is never queued twice.
 
 pub mod keys;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
+pub use outbox::{Attempt, Delivery, Notification, Outbox};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -301,10 +306,11 @@ pub struct IncidentQuery {
 }
 
 /// Persistence for `stormwatch serve`. Implementations are safe to share between threads.
-pub trait Store: Send + Sync {
+pub trait Store: Outbox + Send + Sync {
     /// Stores a detection (or updates the one with its fingerprint) and, when new and at or
     /// above the policy's level, adds it to the open incident of its rule, tenant and actor
-    /// within the window, or opens one. One transaction.
+    /// within the window, or opens one. Opening an incident, or raising its level, queues a
+    /// notification in the [`outbox`] (once per incident and state). One transaction.
     fn record_detection(
         &self,
         d: &NewDetection,

@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stormwatch_store::{
-    keys, ApiKey, Batch, DedupPolicy, DetectionQuery, IncidentQuery, NewDetection, PgStore, Role,
+    keys, ApiKey, Attempt, Batch, DedupPolicy, Notification, Outbox, DetectionQuery, IncidentQuery, NewDetection, PgStore, Role,
     Scope, SqliteStore, Status, Store, StoredEvent,
 };
 
@@ -102,6 +102,15 @@ impl Store for Scratch {
         put_events(&self, e: &[(String, Vec<StoredEvent>)], b: Option<&Batch>) -> stormwatch_store::Result<bool>;
         events(&self, t: &str, since: i64, limit: u32) -> stormwatch_store::Result<Vec<StoredEvent>>;
         prune_events(&self, t: &str, before: i64) -> stormwatch_store::Result<u64>;
+    }
+}
+
+impl Outbox for Scratch {
+    delegate! {
+        pending_notifications(&self, limit: u32) -> stormwatch_store::Result<Vec<Notification>>;
+        record_attempt(&self, id: i64, c: &str, a: Attempt<'_>, now: i64) -> stormwatch_store::Result<()>;
+        finish_notification(&self, id: i64, now: i64) -> stormwatch_store::Result<()>;
+        notifications(&self, s: &Scope, i: Option<i64>, limit: u32) -> stormwatch_store::Result<Vec<Notification>>;
     }
 }
 
@@ -382,14 +391,14 @@ fn reopening_a_file_keeps_data_and_does_not_remigrate() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         s.record_detection(&det("f", A, "r", "x", 3, 0), &POLICY, 1)
             .unwrap()
             .incident_id
             .unwrap()
     };
     let s = SqliteStore::open_dir(dir.path()).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     assert!(s.incident(&Scope::All, id).unwrap().is_some());
 }
 
@@ -463,5 +472,73 @@ fn events_are_kept_with_their_batch_once_and_pruned() {
             [5, 5],
             "{name}: other tenant untouched"
         );
+    }
+}
+
+#[test]
+fn opening_and_escalating_an_incident_queue_one_notification_per_state() {
+    for (name, s) in stores() {
+        let r = s
+            .record_detection(&det("n1", A, "r1", "1.2.3.4", 2, 0), &POLICY, 10)
+            .unwrap();
+        let inc = r.incident_id.unwrap();
+        // Absorbed at the same level: no new state, nothing queued.
+        s.record_detection(&det("n2", A, "r1", "1.2.3.4", 2, HOUR), &POLICY, 11)
+            .unwrap();
+        // Escalated to high: queued once; a second high detection adds nothing.
+        s.record_detection(&det("n3", A, "r1", "1.2.3.4", 3, 2 * HOUR), &POLICY, 12)
+            .unwrap();
+        s.record_detection(&det("n4", A, "r1", "1.2.3.4", 3, 3 * HOUR), &POLICY, 13)
+            .unwrap();
+        // Re-judging a known fingerprint queues nothing either; low detections open nothing.
+        s.record_detection(&det("n1", A, "r1", "1.2.3.4", 2, 0), &POLICY, 14)
+            .unwrap();
+        s.record_detection(&det("n5", B, "r9", "9.9.9.9", 1, 0), &POLICY, 15)
+            .unwrap();
+        let pending = s.pending_notifications(100).unwrap();
+        let states: Vec<(&str, i64)> = pending
+            .iter()
+            .map(|n| (n.state.as_str(), n.incident_id))
+            .collect();
+        assert_eq!(states, [("opened", inc), ("escalated:3", inc)], "{name}");
+        let (opened, escalated) = (&pending[0], &pending[1]);
+        assert_eq!(opened.tenant, A);
+        assert_eq!(opened.payload["incident"]["level"], 2, "{name}");
+        assert_eq!(opened.payload["detection"]["fp"], "n1", "{name}");
+        assert_eq!(escalated.payload["incident"]["level"], 3, "{name}");
+        assert_eq!(escalated.payload["incident"]["detections"], 3, "{name}");
+        assert_eq!(escalated.payload["detection"]["fp"], "n3", "{name}");
+
+        // Attempts: a failure keeps it pending with its retry time; a success is recorded.
+        let fail = Attempt::Failed {
+            error: "connection refused",
+            retry_at_ms: 5_000,
+        };
+        s.record_attempt(opened.id, "webhook:soc", fail, 100).unwrap();
+        s.record_attempt(opened.id, "webhook:soc", fail, 200).unwrap();
+        s.record_attempt(opened.id, "email", Attempt::Sent, 300).unwrap();
+        let again = s.pending_notifications(100).unwrap();
+        let d = again[0].delivery("webhook:soc").unwrap();
+        assert_eq!(
+            (d.attempts, d.next_ms, d.sent_ms, d.last_error.as_deref()),
+            (2, 5_000, None, Some("connection refused")),
+            "{name}"
+        );
+        assert_eq!(again[0].delivery("email").unwrap().sent_ms, Some(300));
+        s.record_attempt(opened.id, "webhook:soc", Attempt::Sent, 6_000)
+            .unwrap();
+        s.finish_notification(opened.id, 6_001).unwrap();
+        let left = s.pending_notifications(100).unwrap();
+        assert_eq!(left.len(), 1, "{name}");
+        assert_eq!(left[0].id, escalated.id);
+
+        // The listing keeps finished ones, newest first, scoped by tenant.
+        let all = s.notifications(&Scope::All, Some(inc), 10).unwrap();
+        assert_eq!(all.len(), 2, "{name}");
+        assert_eq!(all[0].id, escalated.id);
+        assert_eq!(all[1].done_ms, Some(6_001));
+        assert_eq!(all[1].deliveries.len(), 2);
+        let other = Scope::Tenant(B.into());
+        assert!(s.notifications(&other, None, 10).unwrap().is_empty(), "{name}");
     }
 }

@@ -7,6 +7,12 @@
 //! tokio's `spawn_blocking`, never from async code directly. A connection lost mid-run is not
 //! re-established yet: operations fail with [`StoreError::Database`] and `/readyz` reports it.
 
+mod outbox_sql;
+mod schema;
+
+use schema::migrate;
+
+use crate::outbox;
 use crate::Change;
 use crate::{
     ApiKey, AuditEntry, Batch, Comment, DedupPolicy, Detection, DetectionQuery, Incident,
@@ -17,89 +23,7 @@ use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard};
 
-/// Schema migrations, applied in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE incidents (
-    id BIGSERIAL PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    rule_id TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    title TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    assignee TEXT,
-    first_ms BIGINT NOT NULL,
-    last_ms BIGINT NOT NULL,
-    detections BIGINT NOT NULL,
-    created_ms BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
-);
-CREATE INDEX incidents_dedup ON incidents (tenant, rule_id, actor, last_ms);
-CREATE INDEX incidents_tenant ON incidents (tenant, updated_ms);
-CREATE TABLE detections (
-    id BIGSERIAL PRIMARY KEY,
-    fingerprint TEXT NOT NULL UNIQUE,
-    tenant TEXT NOT NULL,
-    rule_id TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    time_ms BIGINT NOT NULL,
-    incident_id BIGINT REFERENCES incidents (id),
-    record TEXT NOT NULL,
-    created_ms BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
-);
-CREATE INDEX detections_tenant_time ON detections (tenant, time_ms);
-CREATE INDEX detections_rule ON detections (rule_id, time_ms);
-CREATE INDEX detections_level ON detections (level, time_ms);
-CREATE INDEX detections_incident ON detections (incident_id);
-CREATE TABLE comments (
-    id BIGSERIAL PRIMARY KEY,
-    incident_id BIGINT NOT NULL REFERENCES incidents (id),
-    author TEXT NOT NULL,
-    text TEXT NOT NULL,
-    at_ms BIGINT NOT NULL
-);
-CREATE INDEX comments_incident ON comments (incident_id);
-CREATE TABLE audit (
-    id BIGSERIAL PRIMARY KEY,
-    incident_id BIGINT NOT NULL REFERENCES incidents (id),
-    tenant TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    at_ms BIGINT NOT NULL
-);
-CREATE INDEX audit_incident ON audit (incident_id);
-CREATE TABLE api_keys (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    tenant TEXT,
-    hash TEXT NOT NULL,
-    created_ms BIGINT NOT NULL
-);
-CREATE TABLE batches (
-    tenant TEXT NOT NULL,
-    key TEXT NOT NULL,
-    received_ms BIGINT NOT NULL,
-    summary TEXT NOT NULL,
-    PRIMARY KEY (tenant, key)
-);
-"#,
-    r#"
-CREATE TABLE events (
-    id BIGSERIAL PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    time_ms BIGINT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX events_tenant_time ON events (tenant, time_ms);
-"#,
-];
 
-/// Arbitrary, fixed: the advisory lock that serialises migrations.
-const MIGRATION_LOCK: i64 = 0x5707_0007;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -244,38 +168,6 @@ impl PgStore {
     }
 }
 
-fn migrate(client: &mut Client) -> Result<()> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        .map_err(db)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        let fail = |e: postgres::Error| StoreError::Migration {
-            version: i + 1,
-            message: db(e).to_string(),
-        };
-        let mut tx = client.transaction().map_err(fail)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(fail)?;
-        let done = tx
-            .query_opt(
-                "SELECT version FROM schema_migrations WHERE version = $1",
-                &[&version],
-            )
-            .map_err(fail)?
-            .is_some();
-        if !done {
-            tx.batch_execute(sql).map_err(fail)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )
-            .map_err(fail)?;
-        }
-        tx.commit().map_err(fail)?;
-    }
-    Ok(())
-}
 
 fn scoped_incident(c: &mut impl GenericClient, scope: &Scope, id: i64) -> Result<Option<Incident>> {
     c.query_opt(
@@ -375,6 +267,12 @@ impl Store for PgStore {
                         &[&inc.id, &level, &d.time_ms, &now_ms],
                     )
                     .map_err(db)?;
+                    if d.level > inc.level {
+                        if let Some(now) = scoped_incident(&mut tx, &Scope::All, inc.id)? {
+                            let state = outbox::state_escalated(d.level);
+                            outbox_sql::enqueue(&mut tx, &now, &state, &d.record, now_ms)?;
+                        }
+                    }
                     incident_id = Some(inc.id);
                 }
                 None => {
@@ -398,6 +296,8 @@ impl Store for PgStore {
                     if let Some(inc) = scoped_incident(&mut tx, &Scope::All, id)? {
                         let detail = json!({"rule": d.rule_id, "actor": d.actor});
                         audit(&mut tx, &inc, "stormwatch", "created", &detail, now_ms)?;
+                        let state = outbox::state_opened();
+                        outbox_sql::enqueue(&mut tx, &inc, &state, &d.record, now_ms)?;
                     }
                     incident_id = Some(id);
                     incident_created = true;
