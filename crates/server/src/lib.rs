@@ -7,4 +7,5 @@
 //! the serve API can live beside it without sharing state.
 
 pub mod guard;
+pub mod notify;
 pub mod serve;

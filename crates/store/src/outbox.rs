@@ -89,8 +89,13 @@ pub trait Outbox {
     fn pending_notifications(&self, limit: u32) -> Result<Vec<Notification>>;
 
     /// Records one attempt on one channel.
-    fn record_attempt(&self, id: i64, channel: &str, attempt: Attempt<'_>, now_ms: i64)
-        -> Result<()>;
+    fn record_attempt(
+        &self,
+        id: i64,
+        channel: &str,
+        attempt: Attempt<'_>,
+        now_ms: i64,
+    ) -> Result<()>;
 
     /// Marks a notification finished: every channel it needs has been sent.
     fn finish_notification(&self, id: i64, now_ms: i64) -> Result<()>;
@@ -161,8 +166,9 @@ pub(crate) fn group(rows: Vec<Row>) -> Result<Vec<Notification>> {
                 tenant: r.tenant,
                 incident_id: r.incident_id,
                 state: r.state,
-                payload: serde_json::from_str(&r.payload)
-                    .map_err(|e| crate::StoreError::Corrupt(format!("notification {}: {e}", r.id)))?,
+                payload: serde_json::from_str(&r.payload).map_err(|e| {
+                    crate::StoreError::Corrupt(format!("notification {}: {e}", r.id))
+                })?,
                 created_ms: r.created_ms,
                 done_ms: r.done_ms,
                 deliveries: Vec::new(),

@@ -4,8 +4,8 @@
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stormwatch_store::{
-    keys, ApiKey, Attempt, Batch, DedupPolicy, Notification, Outbox, DetectionQuery, IncidentQuery, NewDetection, PgStore, Role,
-    Scope, SqliteStore, Status, Store, StoredEvent,
+    keys, ApiKey, Attempt, Batch, DedupPolicy, DetectionQuery, IncidentQuery, NewDetection,
+    Notification, Outbox, PgStore, Role, Scope, SqliteStore, Status, Store, StoredEvent,
 };
 
 const A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
@@ -514,9 +514,12 @@ fn opening_and_escalating_an_incident_queue_one_notification_per_state() {
             error: "connection refused",
             retry_at_ms: 5_000,
         };
-        s.record_attempt(opened.id, "webhook:soc", fail, 100).unwrap();
-        s.record_attempt(opened.id, "webhook:soc", fail, 200).unwrap();
-        s.record_attempt(opened.id, "email", Attempt::Sent, 300).unwrap();
+        s.record_attempt(opened.id, "webhook:soc", fail, 100)
+            .unwrap();
+        s.record_attempt(opened.id, "webhook:soc", fail, 200)
+            .unwrap();
+        s.record_attempt(opened.id, "email", Attempt::Sent, 300)
+            .unwrap();
         let again = s.pending_notifications(100).unwrap();
         let d = again[0].delivery("webhook:soc").unwrap();
         assert_eq!(
@@ -539,6 +542,9 @@ fn opening_and_escalating_an_incident_queue_one_notification_per_state() {
         assert_eq!(all[1].done_ms, Some(6_001));
         assert_eq!(all[1].deliveries.len(), 2);
         let other = Scope::Tenant(B.into());
-        assert!(s.notifications(&other, None, 10).unwrap().is_empty(), "{name}");
+        assert!(
+            s.notifications(&other, None, 10).unwrap().is_empty(),
+            "{name}"
+        );
     }
 }

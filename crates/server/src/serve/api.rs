@@ -184,6 +184,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/status", post(set_status))
         .route("/api/v1/detections", get(list_detections))
+        .route("/api/v1/notifications", get(list_notifications))
         .with_state(state)
 }
 
@@ -433,6 +434,55 @@ async fn list_detections(
         .map(|d| json!({"id": d.id, "incident_id": d.incident_id, "detection": d.record}))
         .collect();
     Ok(Json(json!({"detections": list})))
+}
+
+#[derive(Deserialize)]
+struct NotificationParams {
+    tenant: Option<String>,
+    incident: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// A notification as the API shows it: its state and each channel's delivery.
+fn notification_json(n: &stormwatch_store::Notification) -> Value {
+    let deliveries: Vec<Value> = n
+        .deliveries
+        .iter()
+        .map(|d| {
+            json!({
+                "channel": d.channel,
+                "attempts": d.attempts,
+                "sent": d.sent_ms.map(time_ms),
+                "next_attempt": d.sent_ms.is_none().then(|| time_ms(d.next_ms)),
+                "last_error": d.last_error,
+            })
+        })
+        .collect();
+    json!({
+        "id": n.id,
+        "tenant": n.tenant,
+        "incident_id": n.incident_id,
+        "state": n.state,
+        "created": time_ms(n.created_ms),
+        "done": n.done_ms.map(time_ms),
+        "deliveries": deliveries,
+    })
+}
+
+async fn list_notifications(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    Query(p): Query<NotificationParams>,
+) -> ApiResult<Json<Value>> {
+    let who = authenticate(&state, &headers).await?;
+    let scope = narrow(who.scope(), p.tenant);
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let store = Arc::clone(&state.store);
+    let found = blocking(move || store.notifications(&scope, p.incident, limit))
+        .await?
+        .map_err(ApiError::internal)?;
+    let list: Vec<Value> = found.iter().map(notification_json).collect();
+    Ok(Json(json!({"notifications": list})))
 }
 
 /// Marker so the store trait object is usable across handlers.

@@ -25,6 +25,7 @@
 //! ```
 //! See docs/serve.md for every setting and its default.
 
+use crate::notify::{self, config::NotifySettings, config::RawNotify};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -54,7 +55,7 @@ pub struct TenantConfig {
     pub id: String,
     #[serde(default)]
     pub name: String,
-    /// Who is told about this tenant's incidents (notifications are not built yet).
+    /// Who is told about this tenant's incidents by e-mail (`[notify.email]`).
     #[serde(default)]
     pub admins: Vec<String>,
 }
@@ -107,6 +108,8 @@ struct RawConfig {
     tenants: Vec<TenantConfig>,
     #[serde(default)]
     api_keys: Vec<KeyConfig>,
+    #[serde(default)]
+    notify: Option<RawNotify>,
 }
 
 fn default_listen() -> String {
@@ -168,9 +171,51 @@ pub struct ServeConfig {
     pub signin_window_hours: i64,
     pub tenants: Vec<TenantConfig>,
     pub keys: Vec<BootstrapKey>,
+    /// Where incidents are told (`[notify]`; empty when absent).
+    pub notify: NotifySettings,
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// A level name (any case) as the store's number, or a problem named by `at` (and medium).
+pub(crate) fn level_number(at: &str, name: &str, p: &mut Vec<String>) -> u8 {
+    match LEVELS.iter().position(|l| l.eq_ignore_ascii_case(name)) {
+        Some(i) => i as u8,
+        None => {
+            p.push(format!(
+                "{at}: {name:?} is not one of {}",
+                LEVELS.join(", ")
+            ));
+            2
+        }
+    }
+}
+
+/// A secret given inline (`X`) or in an environment variable (`X_env`): exactly one, and the
+/// variable set. `at` names the inline setting (`….key`); problems go to `p`.
+pub(crate) fn resolve_secret(
+    at: &str,
+    inline: &Option<String>,
+    var: &Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<String>,
+) -> Option<String> {
+    match (inline, var) {
+        (Some(v), None) => Some(v.clone()),
+        (None, Some(var)) => {
+            let v = env(var);
+            if v.is_none() {
+                p.push(format!("{at}_env: environment variable {var} is not set"));
+            }
+            v
+        }
+        _ => {
+            let leaf = at.rsplit('.').next().unwrap_or(at);
+            p.push(format!("{at}: give exactly one of {leaf} and {leaf}_env"));
+            None
+        }
+    }
+}
 
 /// Whether `s` is a GUID in lowercase canonical form.
 pub fn is_lower_guid(s: &str) -> bool {
@@ -275,17 +320,7 @@ impl ServeConfig {
         if raw.learn_days < 0 || raw.signin_window_hours < 0 {
             p.push("learn_days and signin_window_hours: must not be negative".into());
         }
-        let min_level = LEVELS
-            .iter()
-            .position(|l| l.eq_ignore_ascii_case(&raw.incident_min_level))
-            .unwrap_or_else(|| {
-                p.push(format!(
-                    "incident_min_level: {:?} is not one of {}",
-                    raw.incident_min_level,
-                    LEVELS.join(", ")
-                ));
-                2
-            });
+        let min_level = level_number("incident_min_level", &raw.incident_min_level, &mut p);
         let mut seen = HashSet::new();
         for (i, t) in raw.tenants.iter().enumerate() {
             if !is_lower_guid(&t.id) {
@@ -331,22 +366,7 @@ impl ServeConfig {
                 )),
                 _ => {}
             }
-            let value = match (&k.key, &k.key_env) {
-                (Some(v), None) => Some(v.clone()),
-                (None, Some(var)) => {
-                    let v = env(var);
-                    if v.is_none() {
-                        p.push(format!(
-                            "{at}.key_env: environment variable {var} is not set"
-                        ));
-                    }
-                    v
-                }
-                _ => {
-                    p.push(format!("{at}: give exactly one of key and key_env"));
-                    None
-                }
-            };
+            let value = resolve_secret(&format!("{at}.key"), &k.key, &k.key_env, env, &mut p);
             if let Some(v) = value {
                 match keys::parse(v.trim()) {
                     Some((id, _)) => {
@@ -370,6 +390,11 @@ impl ServeConfig {
                 }
             }
         }
+        let notify = raw
+            .notify
+            .as_ref()
+            .map(|n| notify::config::validate(n, &seen, env, &mut p))
+            .unwrap_or_default();
         if raw.api_keys.is_empty() {
             p.push("api_keys: no key configured; nothing could use the API".into());
         }
@@ -390,11 +415,12 @@ impl ServeConfig {
             buffer_days: raw.buffer_days,
             buffer_max_events: raw.buffer_max_events,
             incident_window_hours: raw.incident_window_hours,
-            incident_min_level: min_level as u8,
+            incident_min_level: min_level,
             learn_days: raw.learn_days,
             signin_window_hours: raw.signin_window_hours,
             tenants: raw.tenants,
             keys: keys_out,
+            notify,
         })
     }
 }

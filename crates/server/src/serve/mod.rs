@@ -5,22 +5,26 @@
 //! on a timer ([`detect`], which documents the detection semantics), and a [`Store`] (SQLite in
 //! the data directory, or PostgreSQL with `store = "postgres://…"`) for detections, incidents
 //! and API keys. Configuration: [`config`]. Store calls run on `spawn_blocking` threads.
+//! Incidents are told to each tenant's admins through the store's outbox by a dispatcher task
+//! ([`crate::notify`]).
 //!
 //! Shutdown on SIGTERM or Ctrl-C: stop accepting connections, finish the requests in flight,
-//! run a last judge pass over every tenant with unjudged events, then exit.
+//! run a last judge pass over every tenant with unjudged events, work the outbox once more,
+//! then exit.
 
 pub mod api;
 pub mod config;
 pub mod detect;
 pub mod ingest;
 
+use crate::notify::{Notifier, TenantContact};
 use config::ServeConfig;
 use detect::{Buffers, Engine};
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stormwatch_store::{keys, ApiKey, PgStore, SqliteStore, Store, StoreError};
 
@@ -39,6 +43,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("notify: {0}")]
+    Notify(String),
 }
 
 /// Everything the handlers and the judge share.
@@ -49,6 +55,9 @@ pub struct State {
     pub buffers: Buffers,
     /// Configured tenant ids.
     pub tenants: HashSet<String>,
+    pub notifier: Notifier,
+    /// Held by a dispatch pass, so two passes never send the same delivery at once.
+    dispatching: Mutex<()>,
     stopping: AtomicBool,
 }
 
@@ -66,12 +75,33 @@ impl State {
         install_keys(store.as_ref(), &config)?;
         let (engine, mut warnings) = Engine::from_config(&config);
         let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+        let contacts = config
+            .tenants
+            .iter()
+            .map(|t| {
+                let c = TenantContact {
+                    name: t.name.clone(),
+                    admins: t.admins.clone(),
+                };
+                (t.id.clone(), c)
+            })
+            .collect();
+        let notifier = Notifier::new(&config.notify, contacts, config.incident_min_level)
+            .map_err(ServeError::Notify)?;
+        if config.notify.email.is_none() && config.tenants.iter().any(|t| !t.admins.is_empty()) {
+            warnings.push(
+                "tenants list admins but [notify.email] is not configured: no e-mail is sent"
+                    .into(),
+            );
+        }
         let state = State {
             config,
             store,
             engine,
             buffers: Buffers::default(),
             tenants,
+            notifier,
+            dispatching: Mutex::new(()),
             stopping: AtomicBool::new(false),
         };
         for (tenant, events, unreadable) in ingest::restore(&state)? {
@@ -108,6 +138,43 @@ impl State {
             }
         }
     }
+}
+
+impl State {
+    /// One pass over the notification outbox, logged to stderr.
+    pub fn notify_now(&self) {
+        let _one = self.dispatching.lock().unwrap_or_else(|p| p.into_inner());
+        match self.notifier.dispatch(self.store.as_ref(), now_ms()) {
+            Ok(d) => {
+                if d.sent + d.failed > 0 {
+                    eprintln!(
+                        "stormwatch serve: notified sent={} failed={} finished={}",
+                        d.sent, d.failed, d.finished
+                    );
+                }
+                for e in d.errors {
+                    eprintln!("stormwatch serve: notification failed: {e}");
+                }
+            }
+            Err(e) => eprintln!("stormwatch serve: working the outbox failed: {e}"),
+        }
+    }
+}
+
+/// Runs `pass` on a blocking thread every `every`, until aborted.
+fn repeat(every: Duration, state: &Arc<State>, pass: fn(&State)) -> tokio::task::JoinHandle<()> {
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = Arc::clone(&state);
+            if tokio::task::spawn_blocking(move || pass(&s)).await.is_err() {
+                eprintln!("stormwatch serve: a background pass panicked; continuing");
+            }
+        }
+    })
 }
 
 /// Stores each configured key (hashed) unless the stored one already matches it.
@@ -150,22 +217,16 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let judge_state = Arc::clone(&state);
-    let every = Duration::from_millis(state.config.judge_interval_ms);
-    let judge = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let s = Arc::clone(&judge_state);
-            if tokio::task::spawn_blocking(move || s.judge_now())
-                .await
-                .is_err()
-            {
-                eprintln!("stormwatch serve: a judge pass panicked; continuing");
-            }
-        }
-    });
+    let judge = repeat(
+        Duration::from_millis(state.config.judge_interval_ms),
+        &state,
+        State::judge_now,
+    );
+    let notify = repeat(
+        Duration::from_millis(state.config.notify.interval_ms),
+        &state,
+        State::notify_now,
+    );
     let flag = Arc::clone(&state);
     let result = axum::serve(listener, api::router(Arc::clone(&state)))
         .with_graceful_shutdown(async move {
@@ -173,11 +234,17 @@ pub async fn serve(
             flag.stopping.store(true, Ordering::Relaxed);
         })
         .await;
-    judge.abort();
-    let _ = judge.await;
-    // What was accepted but not judged yet is judged now.
+    for task in [judge, notify] {
+        task.abort();
+        let _ = task.await;
+    }
+    // What was accepted but not judged yet is judged now, and what that found is told.
     let last = Arc::clone(&state);
-    let _ = tokio::task::spawn_blocking(move || last.judge_now()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        last.judge_now();
+        last.notify_now();
+    })
+    .await;
     result.map_err(ServeError::Io)
 }
 

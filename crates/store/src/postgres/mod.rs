@@ -23,8 +23,6 @@ use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard};
 
-
-
 /// The PostgreSQL store.
 pub struct PgStore {
     client: Mutex<Conn>,
@@ -167,7 +165,6 @@ impl PgStore {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-
 
 fn scoped_incident(c: &mut impl GenericClient, scope: &Scope, id: i64) -> Result<Option<Incident>> {
     c.query_opt(

@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -118,7 +117,6 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-
 
 fn scoped_incident(tx: &Connection, scope: &Scope, id: i64) -> Result<Option<Incident>> {
     tx.query_row(

@@ -91,7 +91,10 @@ impl Outbox for SqliteStore {
     ) -> Result<()> {
         let (next_ms, sent_ms, error) = outbox::attempt_columns(attempt, now_ms);
         self.lock()
-            .execute(outbox::ATTEMPT, params![id, channel, next_ms, sent_ms, error])
+            .execute(
+                outbox::ATTEMPT,
+                params![id, channel, next_ms, sent_ms, error],
+            )
             .map_err(db)?;
         Ok(())
     }
