@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after installing what the tests need that a fresh machine
-# may lack (nginx for the forward-auth gateway test, the openssl tool that makes RSA test keys).
+# may lack (nginx for the forward-auth gateway test, the openssl tool that makes RSA test keys,
+# the Python SMTP server aiosmtpd for the notification test, PostgreSQL).
 # Tests read third-party data from
 # ../shared (the SigmaHQ corpus, public sample logs) in place.
 set -euo pipefail
@@ -17,6 +18,15 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: please install: ${need[*]} (e.g. sudo apt-get install -y ${need[*]})" >&2
     exit 2
   fi
+fi
+
+# The serve notification test receives mail with a real SMTP server: aiosmtpd (PyPI).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "test.sh: installing aiosmtpd (pip) for the notification tests" >&2
+  python3 -m pip install -q aiosmtpd >/dev/null 2>&1 || {
+    echo "test.sh: please install the Python package aiosmtpd (pip install aiosmtpd)" >&2
+    exit 2
+  }
 fi
 
 # The store and service suites also run against PostgreSQL on 127.0.0.1:5432 (user postgres,
