@@ -25,6 +25,7 @@
 //! ```
 //! See docs/serve.md for every setting and its default.
 
+use super::watch::WatchConfig;
 use crate::notify::{self, config::NotifySettings, config::RawNotify};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -110,6 +111,19 @@ struct RawConfig {
     api_keys: Vec<KeyConfig>,
     #[serde(default)]
     notify: Option<RawNotify>,
+    #[serde(default)]
+    watch: Vec<WatchConfig>,
+    #[serde(default = "default_watch_interval")]
+    watch_interval_ms: u64,
+    #[serde(default = "default_watch_max")]
+    watch_max_file_bytes: u64,
+}
+
+fn default_watch_interval() -> u64 {
+    2000
+}
+fn default_watch_max() -> u64 {
+    256 << 20
 }
 
 fn default_listen() -> String {
@@ -173,6 +187,10 @@ pub struct ServeConfig {
     pub keys: Vec<BootstrapKey>,
     /// Where incidents are told (`[notify]`; empty when absent).
     pub notify: NotifySettings,
+    /// Directories whose files are ingested once each (`[[watch]]`).
+    pub watch: Vec<WatchConfig>,
+    pub watch_interval_ms: u64,
+    pub watch_max_file_bytes: u64,
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -395,6 +413,30 @@ impl ServeConfig {
             .as_ref()
             .map(|n| notify::config::validate(n, &seen, env, &mut p))
             .unwrap_or_default();
+        let watch: Vec<WatchConfig> = raw
+            .watch
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let dir = rel(&w.dir);
+                if !dir.is_dir() {
+                    p.push(format!(
+                        "watch[{i}].dir: {} is not a directory",
+                        dir.display()
+                    ));
+                }
+                if let Some(t) = w.tenant.as_deref().filter(|t| !seen.contains(t)) {
+                    p.push(format!("watch[{i}].tenant: {t} is not in [[tenants]]"));
+                }
+                WatchConfig {
+                    dir,
+                    tenant: w.tenant.clone(),
+                }
+            })
+            .collect();
+        if raw.watch_interval_ms < 10 {
+            p.push("watch_interval_ms: must be at least 10".into());
+        }
         if raw.api_keys.is_empty() {
             p.push("api_keys: no key configured; nothing could use the API".into());
         }
@@ -421,6 +463,9 @@ impl ServeConfig {
             tenants: raw.tenants,
             keys: keys_out,
             notify,
+            watch,
+            watch_interval_ms: raw.watch_interval_ms,
+            watch_max_file_bytes: raw.watch_max_file_bytes,
         })
     }
 }

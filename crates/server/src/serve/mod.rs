@@ -16,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod detect;
 pub mod ingest;
+pub mod watch;
 
 use crate::notify::{Notifier, TenantContact};
 use config::ServeConfig;
@@ -56,6 +57,7 @@ pub struct State {
     /// Configured tenant ids.
     pub tenants: HashSet<String>,
     pub notifier: Notifier,
+    pub watcher: watch::Watcher,
     /// Held by a dispatch pass, so two passes never send the same delivery at once.
     dispatching: Mutex<()>,
     stopping: AtomicBool,
@@ -101,6 +103,7 @@ impl State {
             buffers: Buffers::default(),
             tenants,
             notifier,
+            watcher: watch::Watcher::default(),
             dispatching: Mutex::new(()),
             stopping: AtomicBool::new(false),
         };
@@ -234,7 +237,14 @@ pub async fn serve(
             flag.stopping.store(true, Ordering::Relaxed);
         })
         .await;
-    for task in [judge, notify] {
+    let watch = (!state.config.watch.is_empty()).then(|| {
+        repeat(
+            Duration::from_millis(state.config.watch_interval_ms),
+            &state,
+            State::watch_now,
+        )
+    });
+    for task in [judge, notify].into_iter().chain(watch) {
         task.abort();
         let _ = task.await;
     }
