@@ -27,17 +27,7 @@ fn serve_on_postgres_turns_the_planted_intrusion_into_incidents_of_the_right_ten
 fn scenario(pg: Option<&Pg>) {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
-    let manifest = stormwatch_scenario::generate_to_dir(
-        &stormwatch_scenario::Config {
-            tenants: 3,
-            users_per_tenant: 8,
-            days: 10,
-            ..stormwatch_scenario::Config::default()
-        },
-        &corpus,
-        false,
-    )
-    .unwrap();
+    let manifest = generate(&corpus, 3);
     let (ta, tb, tc) = (
         &manifest.tenants[0],
         &manifest.tenants[1],
@@ -309,17 +299,7 @@ fn serve_on_postgres_loses_no_acknowledged_event_on_kill_9() {
 fn crash(pg: Option<&Pg>) {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
-    let manifest = stormwatch_scenario::generate_to_dir(
-        &stormwatch_scenario::Config {
-            tenants: 2,
-            users_per_tenant: 8,
-            days: 10,
-            ..stormwatch_scenario::Config::default()
-        },
-        &corpus,
-        false,
-    )
-    .unwrap();
+    let manifest = generate(&corpus, 2);
     let (ta, tb) = (&manifest.tenants[0], &manifest.tenants[1]);
     let tenants = [ta.as_str(), tb.as_str()];
     // The first judge tick comes at start (nothing buffered yet), the next in ten minutes.

@@ -151,17 +151,7 @@ fn serve_on_postgres_tells_each_tenants_admins_once_through_a_crash_and_a_webhoo
 fn notify_scenario(pg: Option<&Pg>) {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
-    let manifest = stormwatch_scenario::generate_to_dir(
-        &stormwatch_scenario::Config {
-            tenants: 3,
-            users_per_tenant: 8,
-            days: 10,
-            ..stormwatch_scenario::Config::default()
-        },
-        &corpus,
-        false,
-    )
-    .unwrap();
+    let manifest = generate(&corpus, 3);
     let tenants: Vec<&str> = manifest.tenants.iter().map(String::as_str).collect();
     let planted_tenants: HashSet<&str> = manifest
         .intrusion

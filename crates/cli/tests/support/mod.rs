@@ -129,6 +129,21 @@ pub fn start(dir: &Path, config: &str) -> Server {
     }
 }
 
+/// The scenario corpus for `tenants` tenants (8 users, 10 days) in `dir`.
+pub fn generate(dir: &Path, tenants: usize) -> stormwatch_scenario::Manifest {
+    stormwatch_scenario::generate_to_dir(
+        &stormwatch_scenario::Config {
+            tenants,
+            users_per_tenant: 8,
+            days: 10,
+            ..stormwatch_scenario::Config::default()
+        },
+        dir,
+        false,
+    )
+    .unwrap()
+}
+
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
