@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use stormwatch_engine::event::format_time;
 use stormwatch_store::{
@@ -25,6 +26,8 @@ use stormwatch_store::{
 pub struct ApiError {
     pub status: StatusCode,
     pub body: Value,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +35,7 @@ impl ApiError {
         ApiError {
             status,
             body: json!({"error": message.into()}),
+            retry_after: None,
         }
     }
 
@@ -47,7 +51,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut r = (self.status, Json(self.body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 
@@ -63,6 +72,7 @@ impl From<IngestError> for ApiError {
                     ),
                     "rejected": rejected,
                 }),
+                retry_after: None,
             },
             IngestError::Tenant { record, message } => ApiError {
                 status: StatusCode::FORBIDDEN,
@@ -70,6 +80,7 @@ impl From<IngestError> for ApiError {
                     "error": format!("{record}: {message}; the batch was not accepted"),
                     "record": record,
                 }),
+                retry_after: None,
             },
             IngestError::Unreadable(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
             IngestError::Store(e) => ApiError::internal(e),
@@ -120,13 +131,35 @@ pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<
                 "missing Authorization: Bearer <api key>",
             )
         })?;
-    let store = Arc::clone(&state.store);
-    let found = blocking(move || keys::authenticate(store.as_ref(), &bearer))
-        .await?
-        .map_err(ApiError::internal)?;
-    found
-        .map(|key| Principal { key })
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or wrong API key"))
+    let key = match state.key_cache.get(&bearer) {
+        Some(k) => k,
+        None => {
+            let store = Arc::clone(&state.store);
+            let presented = bearer.clone();
+            let found = blocking(move || keys::authenticate(store.as_ref(), &presented))
+                .await?
+                .map_err(ApiError::internal)?;
+            let Some(k) = found else {
+                state.metrics.auth_failures.fetch_add(1, Relaxed);
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unknown or wrong API key",
+                ));
+            };
+            state.key_cache.put(&bearer, &k);
+            k
+        }
+    };
+    if let Err(wait) = state.limiter.take(&key.id, std::time::Instant::now()) {
+        state.metrics.rate_limited.fetch_add(1, Relaxed);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit of key {} reached; retry in {wait} s", key.id),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    Ok(Principal { key })
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -176,6 +209,7 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route(
             "/api/v1/ingest",
             post(ingest_handler).layer(axum::extract::DefaultBodyLimit::disable()),
@@ -190,6 +224,23 @@ pub fn router(state: Arc<State>) -> Router {
 
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
+    let st = Arc::clone(&state);
+    let pending = blocking(move || st.store.pending_notifications(100_000).map(|v| v.len()))
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let body = state.metrics.render(pending, state.buffers.total());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
@@ -249,10 +300,30 @@ async fn ingest_handler(
         ));
     }
     let st = Arc::clone(&state);
-    let out = blocking(move || ingest::ingest(&st, &who, body, idem.as_deref())).await??;
+    let started = std::time::Instant::now();
+    let size = body.len() as u64;
+    let out = blocking(move || ingest::ingest(&st, &who, body, idem.as_deref())).await?;
+    let m = &state.metrics;
+    let out = match out {
+        Ok(v) => v,
+        Err(e) => {
+            let counter = match e {
+                IngestError::Store(_) => &m.ingest_failed,
+                _ => &m.ingest_refused,
+            };
+            counter.fetch_add(1, Relaxed);
+            return Err(e.into());
+        }
+    };
     let code = if out.get("duplicate") == Some(&Value::Bool(true)) {
+        m.ingest_duplicate.fetch_add(1, Relaxed);
         StatusCode::OK
     } else {
+        m.ingest_accepted.fetch_add(1, Relaxed);
+        m.events_accepted
+            .fetch_add(out["accepted"].as_u64().unwrap_or(0), Relaxed);
+        m.bytes_accepted.fetch_add(size, Relaxed);
+        m.ingest_latency(started.elapsed());
         StatusCode::ACCEPTED
     };
     Ok((code, Json(out)).into_response())

@@ -117,6 +117,17 @@ struct RawConfig {
     watch_interval_ms: u64,
     #[serde(default = "default_watch_max")]
     watch_max_file_bytes: u64,
+    #[serde(default = "default_rate")]
+    rate_limit_per_minute: u32,
+    #[serde(default = "default_burst")]
+    rate_limit_burst: u32,
+}
+
+fn default_rate() -> u32 {
+    1200
+}
+fn default_burst() -> u32 {
+    200
 }
 
 fn default_watch_interval() -> u64 {
@@ -191,6 +202,9 @@ pub struct ServeConfig {
     pub watch: Vec<WatchConfig>,
     pub watch_interval_ms: u64,
     pub watch_max_file_bytes: u64,
+    /// Requests a minute per API key on average, and the burst allowed above it.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -434,6 +448,9 @@ impl ServeConfig {
                 }
             })
             .collect();
+        if raw.rate_limit_per_minute < 1 || raw.rate_limit_burst < 1 {
+            p.push("rate_limit_per_minute and rate_limit_burst: at least 1".into());
+        }
         if raw.watch_interval_ms < 10 {
             p.push("watch_interval_ms: must be at least 10".into());
         }
@@ -466,6 +483,8 @@ impl ServeConfig {
             watch,
             watch_interval_ms: raw.watch_interval_ms,
             watch_max_file_bytes: raw.watch_max_file_bytes,
+            rate_limit_per_minute: raw.rate_limit_per_minute,
+            rate_limit_burst: raw.rate_limit_burst,
         })
     }
 }

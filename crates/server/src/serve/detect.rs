@@ -205,6 +205,11 @@ impl Buffers {
         self.lock().get(tenant).map_or(0, |b| b.events.len())
     }
 
+    /// Events held for every tenant.
+    pub fn total(&self) -> usize {
+        self.lock().values().map(|b| b.events.len()).sum()
+    }
+
     /// Judges every dirty tenant once. Ingest goes on while a tenant is judged: its new events
     /// land in the buffer and mark it dirty for the next pass.
     pub fn judge_dirty(

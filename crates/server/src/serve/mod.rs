@@ -16,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod detect;
 pub mod ingest;
+pub mod ops;
 pub mod watch;
 
 use crate::notify::{Notifier, TenantContact};
@@ -58,6 +59,9 @@ pub struct State {
     pub tenants: HashSet<String>,
     pub notifier: Notifier,
     pub watcher: watch::Watcher,
+    pub metrics: ops::Metrics,
+    pub key_cache: ops::KeyCache,
+    pub limiter: ops::RateLimiter,
     /// Held by a dispatch pass, so two passes never send the same delivery at once.
     dispatching: Mutex<()>,
     stopping: AtomicBool,
@@ -96,6 +100,7 @@ impl State {
                     .into(),
             );
         }
+        let limiter = ops::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
         let state = State {
             config,
             store,
@@ -104,6 +109,9 @@ impl State {
             tenants,
             notifier,
             watcher: watch::Watcher::default(),
+            metrics: ops::Metrics::default(),
+            key_cache: ops::KeyCache::default(),
+            limiter,
             dispatching: Mutex::new(()),
             stopping: AtomicBool::new(false),
         };
@@ -129,12 +137,23 @@ impl State {
             self.buffers
                 .judge_dirty(&self.engine, self.store.as_ref(), now_ms())
         {
+            let m = &self.metrics;
+            m.judge_passes.fetch_add(1, Ordering::Relaxed);
             match outcome {
-                Ok(j) => eprintln!(
-                    "stormwatch serve: judged tenant={tenant} events={} detections={} new_detections={} new_incidents={}",
-                    j.events, j.detections, j.new_detections, j.new_incidents
-                ),
-                Err(e) => eprintln!("stormwatch serve: judging tenant={tenant} failed: {e}"),
+                Ok(j) => {
+                    m.detections_new
+                        .fetch_add(j.new_detections as u64, Ordering::Relaxed);
+                    m.incidents_new
+                        .fetch_add(j.new_incidents as u64, Ordering::Relaxed);
+                    eprintln!(
+                        "stormwatch serve: judged tenant={tenant} events={} detections={} new_detections={} new_incidents={}",
+                        j.events, j.detections, j.new_detections, j.new_incidents
+                    )
+                }
+                Err(e) => {
+                    m.judge_failures.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("stormwatch serve: judging tenant={tenant} failed: {e}")
+                }
             }
             for n in notes {
                 eprintln!("stormwatch serve: note: tenant={tenant}: {n}");
@@ -149,6 +168,11 @@ impl State {
         let _one = self.dispatching.lock().unwrap_or_else(|p| p.into_inner());
         match self.notifier.dispatch(self.store.as_ref(), now_ms()) {
             Ok(d) => {
+                let m = &self.metrics;
+                m.notifications_sent
+                    .fetch_add(d.sent as u64, Ordering::Relaxed);
+                m.notifications_failed
+                    .fetch_add(d.failed as u64, Ordering::Relaxed);
                 if d.sent + d.failed > 0 {
                     eprintln!(
                         "stormwatch serve: notified sent={} failed={} finished={}",

@@ -19,6 +19,7 @@ use super::State;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 use std::time::SystemTime;
 use stormwatch_store::{ApiKey, Role};
@@ -181,18 +182,23 @@ impl State {
     /// One look at the watched directories, logged to stderr.
     pub fn watch_now(&self) {
         for o in self.watcher.look(self) {
+            let m = &self.metrics;
             match o {
                 Outcome::Taken(p, n) => {
+                    m.watch_taken.fetch_add(1, Relaxed);
                     eprintln!("stormwatch serve: watch: took {} records={n}", p.display())
                 }
                 Outcome::Duplicate(p) => eprintln!(
                     "stormwatch serve: watch: {} was taken before (same content); skipped",
                     p.display()
                 ),
-                Outcome::Refused(p, why) => eprintln!(
-                    "stormwatch serve: watch: refused {}: {why}; fix or replace the file",
-                    p.display()
-                ),
+                Outcome::Refused(p, why) => {
+                    m.watch_refused.fetch_add(1, Relaxed);
+                    eprintln!(
+                        "stormwatch serve: watch: refused {}: {why}; fix or replace the file",
+                        p.display()
+                    )
+                }
             }
         }
     }
