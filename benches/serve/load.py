@@ -82,7 +82,8 @@ def key_of(i):
 
 def config(data_dir, port, tenants, store):
     c = f'data_dir = "{data_dir}"\nlisten = "127.0.0.1:{port}"\njudge_interval_ms = 1000\n'
-    c += "max_body_bytes = 33554432\n"
+    # The load test measures ingest capacity, not the per-key limiter.
+    c += "max_body_bytes = 33554432\nrate_limit_per_minute = 10000000\nrate_limit_burst = 100000\n"
     if store:
         schema = f"sw_load_{os.getpid()}_{int(time.time() * 1000)}"
         c += f'store = "{store}"\npostgres_schema = "{schema}"\n'
@@ -196,9 +197,9 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/stormwatch"))
     ap.add_argument("--out", default="/tmp/stormwatch-serve-bench")
     ap.add_argument("--store", default=None, help="PostgreSQL connection string (default: SQLite)")
-    ap.add_argument("--tenants", type=int, default=4)
-    ap.add_argument("--users", type=int, default=60)
-    ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--tenants", type=int, default=6)
+    ap.add_argument("--users", type=int, default=120)
+    ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--clients", type=int, default=4)

@@ -614,14 +614,16 @@ impl Store for PgStore {
                 return Ok(false);
             }
         }
-        let stmt = tx
-            .prepare("INSERT INTO events (tenant, time_ms, record) VALUES ($1, $2, $3)")
-            .map_err(db)?;
+        // One round trip per tenant: the rows travel as three arrays.
         for (tenant, list) in events {
-            for e in list {
-                tx.execute(&stmt, &[tenant, &e.time_ms, &e.record])
-                    .map_err(db)?;
-            }
+            let times: Vec<i64> = list.iter().map(|e| e.time_ms).collect();
+            let records: Vec<&str> = list.iter().map(|e| e.record.as_str()).collect();
+            tx.execute(
+                "INSERT INTO events (tenant, time_ms, record) \
+                 SELECT $1, t, r FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS x (t, r)",
+                &[tenant, &times, &records],
+            )
+            .map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(true)
