@@ -426,3 +426,55 @@ fn serve_limits_each_key_and_exposes_prometheus_metrics() {
         assert!(text.contains(needle), "{needle:?} not in\n{text}");
     }
 }
+
+#[test]
+fn serve_takes_a_dropped_export_from_its_watched_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let manifest = generate(&corpus, 2);
+    let tenants: Vec<&str> = manifest.tenants.iter().map(String::as_str).collect();
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let conf = config(tmp.path(), free_port(), &tenants, None).replacen(
+        "\n[[tenants]]",
+        &format!(
+            "\nwatch_interval_ms = 100\n[[watch]]\ndir = \"{}\"\n[[tenants]]",
+            inbox.display()
+        ),
+        1,
+    );
+    let s = start(tmp.path(), &conf);
+    let lines = lines_of(&corpus, "ual.jsonl", tenants[1]);
+    // Written under a temporary name, then renamed into place, as the docs advise.
+    std::fs::write(inbox.join("export.jsonl.part"), lines.join("\n")).unwrap();
+    std::fs::rename(inbox.join("export.jsonl.part"), inbox.join("export.jsonl")).unwrap();
+    let t0 = Instant::now();
+    let metrics = loop {
+        let text = agent()
+            .get(format!("{}/metrics", s.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        if text.contains("stormwatch_watch_files_taken_total 1\n") {
+            break text;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{text}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        metrics.contains(&format!("stormwatch_ingest_events_total {}\n", lines.len())),
+        "{metrics}"
+    );
+    assert!(
+        s.log()
+            .contains(&format!("export.jsonl records={}", lines.len())),
+        "{}",
+        s.log()
+    );
+}

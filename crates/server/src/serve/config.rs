@@ -25,6 +25,7 @@
 //! ```
 //! See docs/serve.md for every setting and its default.
 
+use super::o365::{Connector, O365Config, CONTENT_TYPES};
 use super::watch::WatchConfig;
 use crate::notify::{self, config::NotifySettings, config::RawNotify};
 use serde::Deserialize;
@@ -117,6 +118,8 @@ struct RawConfig {
     watch_interval_ms: u64,
     #[serde(default = "default_watch_max")]
     watch_max_file_bytes: u64,
+    #[serde(default)]
+    o365: Vec<O365Config>,
     #[serde(default = "default_rate")]
     rate_limit_per_minute: u32,
     #[serde(default = "default_burst")]
@@ -202,6 +205,8 @@ pub struct ServeConfig {
     pub watch: Vec<WatchConfig>,
     pub watch_interval_ms: u64,
     pub watch_max_file_bytes: u64,
+    /// Management Activity API connectors (`[[o365]]`).
+    pub o365: Vec<Connector>,
     /// Requests a minute per API key on average, and the burst allowed above it.
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -448,6 +453,50 @@ impl ServeConfig {
                 }
             })
             .collect();
+        let mut o365 = Vec::new();
+        for (i, c) in raw.o365.iter().enumerate() {
+            let at = format!("o365[{i}]");
+            if !seen.contains(c.tenant.as_str()) {
+                p.push(format!("{at}.tenant: {} is not in [[tenants]]", c.tenant));
+            }
+            if raw.o365[..i].iter().any(|x| x.tenant == c.tenant) {
+                p.push(format!("{at}.tenant: {} has another connector", c.tenant));
+            }
+            for ct in &c.content_types {
+                if !CONTENT_TYPES.contains(&ct.as_str()) {
+                    p.push(format!(
+                        "{at}.content_types: {ct:?} is not one of {}",
+                        CONTENT_TYPES.join(", ")
+                    ));
+                }
+            }
+            if !(1..=168).contains(&c.lookback_hours) {
+                p.push(format!(
+                    "{at}.lookback_hours: 1 to 168 (the API keeps 7 days)"
+                ));
+            }
+            if c.poll_interval_s < 1 {
+                p.push(format!("{at}.poll_interval_s: at least 1"));
+            }
+            for (name, root) in [("api_root", &c.api_root), ("login_root", &c.login_root)] {
+                if !(root.starts_with("https://") || root.starts_with("http://")) {
+                    p.push(format!("{at}.{name}: {root:?} is not an http(s) URL"));
+                }
+            }
+            let secret = resolve_secret(
+                &format!("{at}.client_secret"),
+                &c.client_secret,
+                &c.client_secret_env,
+                env,
+                &mut p,
+            );
+            if let Some(secret) = secret {
+                o365.push(Connector {
+                    config: c.clone(),
+                    secret,
+                });
+            }
+        }
         if raw.rate_limit_per_minute < 1 || raw.rate_limit_burst < 1 {
             p.push("rate_limit_per_minute and rate_limit_burst: at least 1".into());
         }
@@ -483,6 +532,7 @@ impl ServeConfig {
             watch,
             watch_interval_ms: raw.watch_interval_ms,
             watch_max_file_bytes: raw.watch_max_file_bytes,
+            o365,
             rate_limit_per_minute: raw.rate_limit_per_minute,
             rate_limit_burst: raw.rate_limit_burst,
         })

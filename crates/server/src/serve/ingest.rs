@@ -22,6 +22,7 @@ use super::api::Principal;
 use super::State;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering::Relaxed;
 use stormwatch_engine::ingest::{Rejection, Sink};
 use stormwatch_engine::source::{Input, Limits};
 use stormwatch_engine::{Event, IngestOptions, Ingestor};
@@ -183,6 +184,9 @@ pub fn ingest(
     for (tenant, events) in by_tenant {
         state.buffers.push(&tenant, events);
     }
+    let m = &state.metrics;
+    m.events_accepted.fetch_add(accepted as u64, Relaxed);
+    m.bytes_accepted.fetch_add(bytes as u64, Relaxed);
     Ok(summary)
 }
 

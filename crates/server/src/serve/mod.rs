@@ -16,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod detect;
 pub mod ingest;
+pub mod o365;
 pub mod ops;
 pub mod watch;
 
@@ -59,6 +60,7 @@ pub struct State {
     pub tenants: HashSet<String>,
     pub notifier: Notifier,
     pub watcher: watch::Watcher,
+    pub puller: o365::Puller,
     pub metrics: ops::Metrics,
     pub key_cache: ops::KeyCache,
     pub limiter: ops::RateLimiter,
@@ -109,6 +111,7 @@ impl State {
             tenants,
             notifier,
             watcher: watch::Watcher::default(),
+            puller: o365::Puller::default(),
             metrics: ops::Metrics::default(),
             key_cache: ops::KeyCache::default(),
             limiter,
@@ -254,13 +257,6 @@ pub async fn serve(
         &state,
         State::notify_now,
     );
-    let flag = Arc::clone(&state);
-    let result = axum::serve(listener, api::router(Arc::clone(&state)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            flag.stopping.store(true, Ordering::Relaxed);
-        })
-        .await;
     let watch = (!state.config.watch.is_empty()).then(|| {
         repeat(
             Duration::from_millis(state.config.watch_interval_ms),
@@ -268,7 +264,16 @@ pub async fn serve(
             State::watch_now,
         )
     });
-    for task in [judge, notify].into_iter().chain(watch) {
+    let pull = (!state.config.o365.is_empty())
+        .then(|| repeat(Duration::from_secs(1), &state, State::pull_now));
+    let flag = Arc::clone(&state);
+    let result = axum::serve(listener, api::router(Arc::clone(&state)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            flag.stopping.store(true, Ordering::Relaxed);
+        })
+        .await;
+    for task in [judge, notify].into_iter().chain(watch).chain(pull) {
         task.abort();
         let _ = task.await;
     }
