@@ -118,6 +118,16 @@ impl RuleSet {
     /// Loads every rule file under the given files and directories, then links the set.
     /// Returns the set and every error (one per rejected document or unreadable path).
     pub fn load_paths(paths: &[PathBuf], config: &Config) -> (RuleSet, Vec<LoadError>) {
+        Self::load_sources(paths, &[], config)
+    }
+
+    /// Like [`RuleSet::load_paths`], plus rule texts given as `(name, YAML)` (rules kept
+    /// elsewhere than in files, e.g. uploaded to a service); errors name them as files.
+    pub fn load_sources(
+        paths: &[PathBuf],
+        texts: &[(PathBuf, String)],
+        config: &Config,
+    ) -> (RuleSet, Vec<LoadError>) {
         let mut errors = Vec::new();
         let mut files = Vec::new();
         for p in paths {
@@ -132,6 +142,9 @@ impl RuleSet {
                 }
                 Err(e) => errors.push(io_error(&file, &e.to_string())),
             }
+        }
+        for (name, text) in texts {
+            set.add_text(text, name, config, &mut errors);
         }
         set.link(&mut errors);
         (set, errors)

@@ -25,11 +25,13 @@
 //!   notification its tenant's admins must get in the same transaction, so none is lost in a
 //!   crash and the same incident state is never queued twice.
 
+pub mod catalog;
 pub mod keys;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
+pub use catalog::{Catalog, CatalogItem};
 pub use outbox::{Attempt, Delivery, Notification, Outbox};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -306,7 +308,7 @@ pub struct IncidentQuery {
 }
 
 /// Persistence for `stormwatch serve`. Implementations are safe to share between threads.
-pub trait Store: Outbox + Send + Sync {
+pub trait Store: Outbox + Catalog + Send + Sync {
     /// Stores a detection (or updates the one with its fingerprint) and, when new and at or
     /// above the policy's level, adds it to the open incident of its rule, tenant and actor
     /// within the window, or opens one. Opening an incident, or raising its level, queues a

@@ -4,8 +4,9 @@
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stormwatch_store::{
-    keys, ApiKey, Attempt, Batch, DedupPolicy, DetectionQuery, IncidentQuery, NewDetection,
-    Notification, Outbox, PgStore, Role, Scope, SqliteStore, Status, Store, StoredEvent,
+    keys, ApiKey, Attempt, Batch, Catalog, CatalogItem, DedupPolicy, DetectionQuery, IncidentQuery,
+    NewDetection, Notification, Outbox, PgStore, Role, Scope, SqliteStore, Status, Store,
+    StoredEvent,
 };
 
 const A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
@@ -111,6 +112,16 @@ impl Outbox for Scratch {
         record_attempt(&self, id: i64, c: &str, a: Attempt<'_>, now: i64) -> stormwatch_store::Result<()>;
         finish_notification(&self, id: i64, now: i64) -> stormwatch_store::Result<()>;
         notifications(&self, s: &Scope, i: Option<i64>, limit: u32) -> stormwatch_store::Result<Vec<Notification>>;
+    }
+}
+
+impl Catalog for Scratch {
+    delegate! {
+        put_item(&self, i: &CatalogItem) -> stormwatch_store::Result<()>;
+        delete_item(&self, k: &str, n: &str) -> stormwatch_store::Result<bool>;
+        items(&self, k: &str) -> stormwatch_store::Result<Vec<CatalogItem>>;
+        api_keys(&self) -> stormwatch_store::Result<Vec<ApiKey>>;
+        delete_api_key(&self, id: &str) -> stormwatch_store::Result<bool>;
     }
 }
 
@@ -391,14 +402,14 @@ fn reopening_a_file_keeps_data_and_does_not_remigrate() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let s = SqliteStore::open_dir(dir.path()).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), 4);
         s.record_detection(&det("f", A, "r", "x", 3, 0), &POLICY, 1)
             .unwrap()
             .incident_id
             .unwrap()
     };
     let s = SqliteStore::open_dir(dir.path()).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert!(s.incident(&Scope::All, id).unwrap().is_some());
 }
 
@@ -546,5 +557,53 @@ fn opening_and_escalating_an_incident_queue_one_notification_per_state() {
             s.notifications(&other, None, 10).unwrap().is_empty(),
             "{name}"
         );
+    }
+}
+
+#[test]
+fn catalog_items_replace_by_kind_and_name_and_keys_list_and_delete() {
+    for (name, s) in stores() {
+        let item = |kind: &str, n: &str, text: &str| CatalogItem {
+            kind: kind.into(),
+            name: n.into(),
+            text: text.into(),
+            author: "key:ops".into(),
+            created_ms: 5,
+        };
+        s.put_item(&item("rule", "b.yml", "title: b")).unwrap();
+        s.put_item(&item("rule", "a.yml", "title: a")).unwrap();
+        s.put_item(&item("feed", "a.yml", "1.2.3.4")).unwrap();
+        s.put_item(&item("rule", "a.yml", "title: a2")).unwrap();
+        let rules = s.items("rule").unwrap();
+        let names: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|i| (i.name.as_str(), i.text.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("a.yml", "title: a2"), ("b.yml", "title: b")],
+            "{name}"
+        );
+        assert_eq!(s.items("feed").unwrap().len(), 1);
+        assert!(s.delete_item("rule", "a.yml").unwrap());
+        assert!(!s.delete_item("rule", "a.yml").unwrap(), "{name}");
+        assert_eq!(s.items("rule").unwrap().len(), 1);
+
+        for id in ["k1", "k2"] {
+            let key = ApiKey {
+                id: id.into(),
+                name: format!("{id} name"),
+                role: Role::TenantAdmin,
+                tenant: Some(A.into()),
+                hash: keys::hash_secret("0123456789abcdef").unwrap(),
+                created_ms: 1,
+            };
+            s.put_api_key(&key).unwrap();
+        }
+        let ids: Vec<String> = s.api_keys().unwrap().into_iter().map(|k| k.id).collect();
+        assert_eq!(ids, ["k1", "k2"], "{name}");
+        assert!(s.delete_api_key("k1").unwrap());
+        assert!(s.api_key("k1").unwrap().is_none(), "{name}");
+        assert!(!s.delete_api_key("k1").unwrap());
     }
 }

@@ -281,18 +281,24 @@ pub fn load_feed(path: &Path) -> Result<(Vec<Indicator>, Vec<String>), FeedError
         line: 0,
         reason: e.to_string(),
     })?;
+    parse_feed(&text, &name)
+}
+
+/// Parses feed text of any supported kind (STIX 2.1 bundle, CSV with a `type,` header, or one
+/// indicator a line), decided by content; `name` names the feed in errors and detections.
+pub fn parse_feed(text: &str, name: &str) -> Result<(Vec<Indicator>, Vec<String>), FeedError> {
     let t = text.trim_start_matches('\u{feff}');
     if t.trim_start().starts_with('{') {
-        return parse_stix(t, &name);
+        return parse_stix(t, name);
     }
     let first = t
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'));
     if first.is_some_and(|l| l.to_ascii_lowercase().starts_with("type,")) {
-        return parse_csv(t, &name).map(|i| (i, Vec::new()));
+        return parse_csv(t, name).map(|i| (i, Vec::new()));
     }
-    Ok((parse_plain(t, &name), Vec::new()))
+    Ok((parse_plain(t, name), Vec::new()))
 }
 
 /// The built-in `storm-0558` feed.

@@ -7,6 +7,7 @@
 //! tokio's `spawn_blocking`, never from async code directly. A connection lost mid-run is not
 //! re-established yet: operations fail with [`StoreError::Database`] and `/readyz` reports it.
 
+mod catalog_sql;
 mod outbox_sql;
 mod schema;
 

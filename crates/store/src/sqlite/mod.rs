@@ -2,6 +2,7 @@
 //! behind a mutex. Writes are short transactions; SQLite serialises them anyway, and one
 //! connection keeps the backend free of pool tuning.
 
+mod catalog_sql;
 mod outbox_sql;
 mod schema;
 

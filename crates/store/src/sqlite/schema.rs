@@ -106,6 +106,16 @@ CREATE TABLE deliveries (
     PRIMARY KEY (notification_id, channel)
 );
 "#,
+    r#"
+CREATE TABLE catalog (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
