@@ -140,7 +140,7 @@ fn rejudging_the_same_buffer_adds_no_detection_or_incident() {
             store.detections(&dq).unwrap().len(),
         )
     };
-    let first = state.buffers.judge_dirty(&state.engine, store, 1_000);
+    let first = state.buffers.judge_dirty(&state.engine(), store, 1_000);
     assert_eq!(first.len(), 2, "both tenants judged");
     let (incidents, detections) = count();
     assert!(
@@ -165,12 +165,12 @@ fn rejudging_the_same_buffer_adds_no_detection_or_incident() {
     // Nothing dirty: no pass. Dirty again with nothing new: a pass that changes nothing.
     assert!(state
         .buffers
-        .judge_dirty(&state.engine, store, 2_000)
+        .judge_dirty(&state.engine(), store, 2_000)
         .is_empty());
     for t in &m.tenants {
         state.buffers.push(t, Vec::new());
     }
-    let second = state.buffers.judge_dirty(&state.engine, store, 3_000);
+    let second = state.buffers.judge_dirty(&state.engine(), store, 3_000);
     for (tenant, outcome, _) in &second {
         let j = outcome.as_ref().unwrap();
         assert_eq!((j.new_detections, j.new_incidents), (0, 0), "{tenant}");

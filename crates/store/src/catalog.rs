@@ -8,6 +8,11 @@
 use crate::{ApiKey, Result, Role, StoreError};
 use serde::Serialize;
 
+/// The kind of an uploaded Sigma rule file.
+pub const RULE: &str = "rule";
+/// The kind of an uploaded IOC feed.
+pub const FEED: &str = "feed";
+
 /// A stored rule file or feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CatalogItem {

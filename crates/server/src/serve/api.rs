@@ -39,12 +39,12 @@ impl ApiError {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         eprintln!("stormwatch serve: error: {e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
-    fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "no such incident")
     }
 }
@@ -88,7 +88,7 @@ impl From<IngestError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The caller, authenticated.
 #[derive(Debug, Clone)]
@@ -112,7 +112,9 @@ impl Principal {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(ApiError::internal)
@@ -168,11 +170,11 @@ fn level_name(l: u8) -> &'static str {
     LEVELS.get(usize::from(l)).copied().unwrap_or("critical")
 }
 
-fn time_ms(ms: i64) -> Value {
+pub(crate) fn time_ms(ms: i64) -> Value {
     chrono::DateTime::from_timestamp_millis(ms).map_or(Value::Null, |t| json!(format_time(t)))
 }
 
-fn parse_time(s: &str) -> ApiResult<i64> {
+pub(crate) fn parse_time(s: &str) -> ApiResult<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|e| {
@@ -219,6 +221,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/incidents/{id}/status", post(set_status))
         .route("/api/v1/detections", get(list_detections))
         .route("/api/v1/notifications", get(list_notifications))
+        .merge(super::admin::routes())
         .with_state(state)
 }
 
@@ -333,7 +336,7 @@ struct IncidentParams {
 }
 
 /// Narrows the caller's scope by a `tenant` parameter (a tenant admin cannot widen it).
-fn narrow(scope: Scope, tenant: Option<String>) -> Scope {
+pub(crate) fn narrow(scope: Scope, tenant: Option<String>) -> Scope {
     match (scope, tenant) {
         (Scope::All, Some(t)) => Scope::Tenant(t),
         (Scope::Tenant(own), Some(t)) if t != own => Scope::Tenant(String::new()),

@@ -120,6 +120,8 @@ struct RawConfig {
     watch_max_file_bytes: u64,
     #[serde(default)]
     o365: Vec<O365Config>,
+    #[serde(default)]
+    ioc_feeds: Vec<PathBuf>,
     #[serde(default = "default_rate")]
     rate_limit_per_minute: u32,
     #[serde(default = "default_burst")]
@@ -205,6 +207,8 @@ pub struct ServeConfig {
     pub watch: Vec<WatchConfig>,
     pub watch_interval_ms: u64,
     pub watch_max_file_bytes: u64,
+    /// IOC feed files (STIX 2.1, CSV, plain), beside the built-in `storm-0558` feed.
+    pub ioc_feeds: Vec<PathBuf>,
     /// Management Activity API connectors (`[[o365]]`).
     pub o365: Vec<Connector>,
     /// Requests a minute per API key on average, and the burst allowed above it.
@@ -212,7 +216,7 @@ pub struct ServeConfig {
     pub rate_limit_burst: u32,
 }
 
-const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+pub(crate) const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
 /// A level name (any case) as the store's number, or a problem named by `at` (and medium).
 pub(crate) fn level_number(at: &str, name: &str, p: &mut Vec<String>) -> u8 {
@@ -453,6 +457,12 @@ impl ServeConfig {
                 }
             })
             .collect();
+        let ioc_feeds: Vec<PathBuf> = raw.ioc_feeds.iter().map(|f| rel(f)).collect();
+        for (i, f) in ioc_feeds.iter().enumerate() {
+            if !f.is_file() {
+                p.push(format!("ioc_feeds[{i}]: {}: no such file", f.display()));
+            }
+        }
         let mut o365 = Vec::new();
         for (i, c) in raw.o365.iter().enumerate() {
             let at = format!("o365[{i}]");
@@ -533,6 +543,7 @@ impl ServeConfig {
             watch_interval_ms: raw.watch_interval_ms,
             watch_max_file_bytes: raw.watch_max_file_bytes,
             o365,
+            ioc_feeds,
             rate_limit_per_minute: raw.rate_limit_per_minute,
             rate_limit_burst: raw.rate_limit_burst,
         })

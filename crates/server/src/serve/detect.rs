@@ -26,6 +26,7 @@
 
 use super::config::ServeConfig;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use stormwatch_engine::detect::baseline::Baseline;
 use stormwatch_engine::detect::ioc::{self, Indicator, IocDetector};
@@ -35,7 +36,7 @@ use stormwatch_engine::detect::verdicts::VerdictDetector;
 use stormwatch_engine::detect::Detector;
 use stormwatch_engine::{Alert, Event, Level};
 use stormwatch_sigma::{Config as SigmaConfig, Mapping, RuleSet};
-use stormwatch_store::{DedupPolicy, NewDetection, Store};
+use stormwatch_store::{CatalogItem, DedupPolicy, NewDetection, Store};
 
 /// What the judge runs: the loaded rules and the detector settings.
 pub struct Engine {
@@ -58,10 +59,46 @@ pub struct Judged {
 }
 
 impl Engine {
-    /// Loads the Sigma rules of the configuration; rule load errors come back as warnings.
+    /// The configuration's rules and feeds only (see [`Engine::build`]).
     pub fn from_config(c: &ServeConfig) -> (Engine, Vec<String>) {
-        let (rules, errors) = RuleSet::load_paths(&c.rules, &SigmaConfig::builtin());
-        let warnings = errors.iter().map(|e| e.to_string()).collect();
+        Self::build(c, &[], &[])
+    }
+
+    /// Builds the judge from the configuration (`rules`, `ioc_feeds`) plus rules and feeds
+    /// uploaded through the API (named `api:rules/NAME`, `api:feeds/NAME` in messages); load
+    /// problems come back as warnings, the rest loads. The built-in `storm-0558` feed is
+    /// always on.
+    pub fn build(
+        c: &ServeConfig,
+        rules: &[CatalogItem],
+        feeds: &[CatalogItem],
+    ) -> (Engine, Vec<String>) {
+        let texts: Vec<(PathBuf, String)> = rules
+            .iter()
+            .map(|r| {
+                (
+                    PathBuf::from(format!("api:rules/{}", r.name)),
+                    r.text.clone(),
+                )
+            })
+            .collect();
+        let (rules, errors) = RuleSet::load_sources(&c.rules, &texts, &SigmaConfig::builtin());
+        let mut warnings: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        let mut indicators = ioc::storm_0558();
+        let loaded = c.ioc_feeds.iter().map(|p| ioc::load_feed(p)).chain(
+            feeds
+                .iter()
+                .map(|f| ioc::parse_feed(&f.text, &format!("api:feeds/{}", f.name))),
+        );
+        for feed in loaded {
+            match feed {
+                Ok((list, notes)) => {
+                    indicators.extend(list);
+                    warnings.extend(notes);
+                }
+                Err(e) => warnings.push(e.to_string()),
+            }
+        }
         let engine = Engine {
             rules,
             mapping: Mapping::builtin(),
@@ -70,7 +107,7 @@ impl Engine {
                 signin_window_secs: c.signin_window_hours * 3600,
                 ..MailOptions::default()
             },
-            indicators: ioc::storm_0558(),
+            indicators,
             buffer_ms: c.buffer_days.saturating_mul(86_400_000),
             buffer_max: c.buffer_max_events,
             policy: DedupPolicy {
@@ -79,6 +116,11 @@ impl Engine {
             },
         };
         (engine, warnings)
+    }
+
+    /// Number of indicators loaded (built-in feed included).
+    pub fn indicator_count(&self) -> usize {
+        self.indicators.len()
     }
 
     /// Number of Sigma rules loaded.
@@ -203,6 +245,14 @@ impl Buffers {
     /// Events held for a tenant.
     pub fn len(&self, tenant: &str) -> usize {
         self.lock().get(tenant).map_or(0, |b| b.events.len())
+    }
+
+    /// Marks every tenant with events dirty, so the next pass re-judges all of them (after the
+    /// rules or feeds changed).
+    pub fn mark_all_dirty(&self) {
+        for b in self.lock().values_mut() {
+            b.dirty = !b.events.is_empty() || b.dirty;
+        }
     }
 
     /// Events held for every tenant.

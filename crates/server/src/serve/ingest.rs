@@ -206,18 +206,24 @@ pub fn restore(state: &State) -> Result<Vec<(String, usize, usize)>, StoreError>
         if stored.is_empty() {
             continue;
         }
-        let mut text = String::new();
-        for e in &stored {
-            text.push_str(&e.record);
-            text.push('\n');
-        }
-        let got = read(axum::body::Bytes::from(text), usize::MAX / 32);
-        let mut events = got.events;
-        for e in &mut events {
-            e.core.tenant = Some(tenant.clone());
-        }
-        out.push((tenant.clone(), events.len(), got.rejected_count));
+        let (events, rejected) = events_of(&stored, tenant);
+        out.push((tenant.clone(), events.len(), rejected));
         state.buffers.push(tenant, events);
     }
     Ok(out)
+}
+
+/// Stored records read back as a tenant's events, and how many no longer read.
+pub fn events_of(stored: &[StoredEvent], tenant: &str) -> (Vec<Event>, usize) {
+    let mut text = String::new();
+    for e in stored {
+        text.push_str(&e.record);
+        text.push('\n');
+    }
+    let got = read(axum::body::Bytes::from(text), usize::MAX / 32);
+    let mut events = got.events;
+    for e in &mut events {
+        e.core.tenant = Some(tenant.to_string());
+    }
+    (events, got.rejected_count)
 }

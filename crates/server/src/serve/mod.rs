@@ -12,6 +12,7 @@
 //! run a last judge pass over every tenant with unjudged events, work the outbox once more,
 //! then exit.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod detect;
@@ -27,9 +28,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use stormwatch_store::{keys, ApiKey, PgStore, SqliteStore, Store, StoreError};
+use stormwatch_store::{catalog, keys, ApiKey, PgStore, SqliteStore, Store, StoreError};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,8 @@ pub enum ServeError {
 pub struct State {
     pub config: ServeConfig,
     pub store: Arc<dyn Store>,
-    pub engine: Engine,
+    /// The judge; replaced whole when rules or feeds change (see [`State::reload_engine`]).
+    engine: RwLock<Arc<Engine>>,
     pub buffers: Buffers,
     /// Configured tenant ids.
     pub tenants: HashSet<String>,
@@ -81,7 +83,11 @@ impl State {
             None => Arc::new(SqliteStore::open_dir(&config.data_dir)?),
         };
         install_keys(store.as_ref(), &config)?;
-        let (engine, mut warnings) = Engine::from_config(&config);
+        let (engine, mut warnings) = Engine::build(
+            &config,
+            &store.items(catalog::RULE)?,
+            &store.items(catalog::FEED)?,
+        );
         let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
         let contacts = config
             .tenants
@@ -106,7 +112,7 @@ impl State {
         let state = State {
             config,
             store,
-            engine,
+            engine: RwLock::new(Arc::new(engine)),
             buffers: Buffers::default(),
             tenants,
             notifier,
@@ -129,6 +135,50 @@ impl State {
         Ok((state, warnings))
     }
 
+    /// The judge as it is now.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Rebuilds the judge from the configuration and the stored rules and feeds, and marks
+    /// every tenant dirty so the next pass re-judges its buffer with it (the automatic part of
+    /// a retro-hunt). Returns the load warnings.
+    pub fn reload_engine(&self) -> Result<Vec<String>, StoreError> {
+        let (engine, warnings) = Engine::build(
+            &self.config,
+            &self.store.items(catalog::RULE)?,
+            &self.store.items(catalog::FEED)?,
+        );
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+        self.buffers.mark_all_dirty();
+        Ok(warnings)
+    }
+
+    /// Re-judges the stored events of `[since_ms, until_ms)` of each tenant with the current
+    /// rules and feeds, storing what is found (known detections are recognised by fingerprint).
+    pub fn retro_hunt(
+        &self,
+        tenants: &[String],
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(String, detect::Judged)>, StoreError> {
+        let engine = self.engine();
+        let mut out = Vec::new();
+        for t in tenants {
+            let stored: Vec<_> = self
+                .store
+                .events(t, since_ms, u32::MAX)?
+                .into_iter()
+                .filter(|e| e.time_ms < until_ms)
+                .collect();
+            let (mut events, _) = ingest::events_of(&stored, t);
+            events.sort_by_key(|e| e.core.time);
+            let (j, _notes) = engine.judge(t, &events, self.store.as_ref(), now_ms())?;
+            out.push((t.clone(), j));
+        }
+        Ok(out)
+    }
+
     /// True once shutdown began (readiness answers 503).
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
@@ -138,7 +188,7 @@ impl State {
     pub fn judge_now(&self) {
         for (tenant, outcome, notes) in
             self.buffers
-                .judge_dirty(&self.engine, self.store.as_ref(), now_ms())
+                .judge_dirty(&self.engine(), self.store.as_ref(), now_ms())
         {
             let m = &self.metrics;
             m.judge_passes.fetch_add(1, Ordering::Relaxed);

@@ -209,6 +209,14 @@ impl KeyCache {
             .map(|(k, _)| k.clone())
     }
 
+    /// Forgets every key (after a key was deleted).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Remembers a verified key (the cache is emptied when full).
     pub fn put(&self, bearer: &str, key: &ApiKey) {
         let mut m = self.entries.lock().unwrap_or_else(|p| p.into_inner());
