@@ -96,6 +96,7 @@ async fn list_items(
     })))
 }
 
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules and feeds", security(("api_key" = [])), responses((status = 200, description = "Uploaded rule files and the number of rules loaded", body = Object)))]
 async fn list_rules(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -103,6 +104,7 @@ async fn list_rules(
     list_items(state, headers, catalog::RULE).await
 }
 
+#[utoipa::path(get, path = "/api/v1/ioc-feeds", tag = "rules and feeds", security(("api_key" = [])), responses((status = 200, description = "Uploaded feeds and the number of indicators loaded", body = Object)))]
 async fn list_feeds(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -171,6 +173,10 @@ async fn put_item(
     })))
 }
 
+#[utoipa::path(put, path = "/api/v1/rules/{name}", tag = "rules and feeds", security(("api_key" = [])),
+    params(("name" = String, Path, description = "1-100 of A-Z a-z 0-9 . _ -")),
+    request_body(description = "Sigma YAML, one or more documents", content_type = "application/yaml"),
+    responses((status = 200, description = "Stored and loaded; buffers are re-judged", body = Object), (status = 400, description = "{problems: [api:rules/NAME:LINE: ...]}; nothing stored", body = Object), (status = 403, description = "Operators only", body = Object)))]
 async fn put_rule(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -180,6 +186,10 @@ async fn put_rule(
     put_item(state, headers, catalog::RULE, name, body).await
 }
 
+#[utoipa::path(put, path = "/api/v1/ioc-feeds/{name}", tag = "rules and feeds", security(("api_key" = [])),
+    params(("name" = String, Path, description = "1-100 of A-Z a-z 0-9 . _ -")),
+    request_body(description = "STIX 2.1 bundle, CSV or one indicator a line", content_type = "text/plain"),
+    responses((status = 200, description = "Stored and loaded; buffers are re-judged", body = Object), (status = 400, description = "{problems: [...]}; nothing stored", body = Object), (status = 403, description = "Operators only", body = Object)))]
 async fn put_feed(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -214,6 +224,7 @@ async fn delete_item(
     }
 }
 
+#[utoipa::path(delete, path = "/api/v1/rules/{name}", tag = "rules and feeds", security(("api_key" = [])), params(("name" = String, Path, description = "upload name")), responses((status = 200, description = "Removed and unloaded", body = Object), (status = 404, description = "No such upload", body = Object)))]
 async fn delete_rule(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -222,6 +233,7 @@ async fn delete_rule(
     delete_item(state, headers, catalog::RULE, name).await
 }
 
+#[utoipa::path(delete, path = "/api/v1/ioc-feeds/{name}", tag = "rules and feeds", security(("api_key" = [])), params(("name" = String, Path, description = "upload name")), responses((status = 200, description = "Removed and unloaded", body = Object), (status = 404, description = "No such upload", body = Object)))]
 async fn delete_feed(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -250,6 +262,9 @@ fn tenants_in(state: &State, scope: &Scope) -> Vec<String> {
     v
 }
 
+#[utoipa::path(post, path = "/api/v1/retro-hunt", tag = "rules and feeds", security(("api_key" = [])),
+    request_body(description = "{since, until?, tenant?} (RFC 3339)", content_type = "application/json"),
+    responses((status = 200, description = "Per tenant: events, detections, new_detections, new_incidents", body = Object)))]
 async fn retro_hunt(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -286,6 +301,7 @@ async fn retro_hunt(
     Ok(Json(json!({"tenants": per})))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("api_key" = [])), responses((status = 200, description = "Configured tenants in the key's scope", body = Object)))]
 async fn tenants(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -306,6 +322,7 @@ fn key_json(k: &ApiKey) -> Value {
     json!({"id": k.id, "name": k.name, "role": k.role.name(), "tenant": k.tenant, "created": time_ms(k.created_ms)})
 }
 
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", security(("api_key" = [])), responses((status = 200, description = "Keys without their hashes", body = Object), (status = 403, description = "Operators only", body = Object)))]
 async fn list_keys(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -329,6 +346,9 @@ struct NewKey {
     tenant: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", security(("api_key" = [])),
+    request_body(description = "{name, role, tenant?}", content_type = "application/json"),
+    responses((status = 201, description = "The key, shown once", body = Object), (status = 400, description = "Bad role or tenant", body = Object), (status = 403, description = "Operators only", body = Object)))]
 async fn create_key(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -401,6 +421,7 @@ fn new_key(name: &str) -> stormwatch_store::Result<String> {
     keys::generate(&format!("{slug}-{suffix}"))
 }
 
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", security(("api_key" = [])), params(("id" = String, Path, description = "key id")), responses((status = 200, description = "Revoked at once", body = Object), (status = 404, description = "No such key", body = Object)))]
 async fn delete_key(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -429,6 +450,9 @@ struct EventParams {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "tenants", security(("api_key" = [])),
+    params(("tenant" = Option<String>, Query, description = "required for operators"), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("limit" = Option<u32>, Query, description = "1-1000")),
+    responses((status = 200, description = "{events: [{time, record}]}, newest first", body = Object), (status = 400, description = "No tenant named", body = Object)))]
 async fn events(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -469,6 +493,7 @@ async fn events(
     Ok(Json(json!({"events": list})))
 }
 
+#[utoipa::path(get, path = "/api/v1/notification-settings", tag = "notifications", security(("api_key" = [])), responses((status = 200, description = "Channels, min_level, public_url, admins per tenant in scope", body = Object)))]
 async fn notification_settings(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -497,6 +522,7 @@ struct CommentBody {
     text: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/comments", tag = "incidents", security(("api_key" = [])), params(("id" = i64, Path, description = "incident id")), request_body(description = "{text}", content_type = "application/json"), responses((status = 201, description = "The comment (audited)", body = Object), (status = 404, description = "No such incident in the key's scope", body = Object)))]
 async fn comment(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -532,6 +558,7 @@ struct AssigneeBody {
     assignee: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/assignee", tag = "incidents", security(("api_key" = [])), params(("id" = i64, Path, description = "incident id")), request_body(description = "{assignee: string or null}", content_type = "application/json"), responses((status = 200, description = "The incident (audited)", body = Object), (status = 404, description = "No such incident in the key's scope", body = Object)))]
 async fn assignee(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,

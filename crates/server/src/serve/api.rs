@@ -212,6 +212,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .route(
             "/api/v1/ingest",
             post(ingest_handler).layer(axum::extract::DefaultBodyLimit::disable()),
@@ -225,10 +226,20 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
+async fn openapi_json() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::openapi::json(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process runs", body = Object)))]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
     let st = Arc::clone(&state);
     let pending = blocking(move || st.store.pending_notifications(100_000).map(|v| v.len()))
@@ -246,6 +257,7 @@ async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "The store answers", body = Object), (status = 503, description = "The store does not answer, or shutdown began", body = Object)))]
 async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
     let store = Arc::clone(&state.store);
     let probe = blocking(move || {
@@ -268,6 +280,16 @@ async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", security(("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-200 characters: the batch is taken once per key and tenant")),
+    request_body(description = "JSON lines, a JSON array, {\"value\"|\"records\": [...]} envelopes or Purview CSV; gzip or zstd allowed", content_type = "application/json"),
+    responses((status = 202, description = "Stored and buffered: {accepted, bytes, tenants, idempotency_key}", body = Object),
+              (status = 200, description = "A repeat of an idempotent batch (duplicate: true)", body = Object),
+              (status = 400, description = "Malformed records (body:LINE: reason); nothing kept", body = Object),
+              (status = 401, description = "Missing or wrong API key", body = Object),
+              (status = 403, description = "A record of a tenant the key may not write", body = Object),
+              (status = 413, description = "Body over max_body_bytes", body = Object),
+              (status = 429, description = "Rate limit of the key; see Retry-After", body = Object)))]
 async fn ingest_handler(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -344,6 +366,11 @@ pub(crate) fn narrow(scope: Scope, tenant: Option<String>) -> Scope {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", security(("api_key" = [])),
+    params(("status" = Option<String>, Query, description = "new, acknowledged, resolved or false_positive"),
+           ("tenant" = Option<String>, Query, description = "narrow to one tenant"),
+           ("limit" = Option<u32>, Query, description = "1-1000, default 100")),
+    responses((status = 200, description = "{incidents: [...]}, most recently active first", body = Object), (status = 401, description = "Missing or wrong API key", body = Object)))]
 async fn list_incidents(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -372,6 +399,9 @@ async fn list_incidents(
     Ok(Json(json!({"incidents": list})))
 }
 
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "incident id")),
+    responses((status = 200, description = "The incident with detection_records, comments and audit", body = Object), (status = 404, description = "No such incident in the key's scope", body = Object)))]
 async fn get_incident(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -415,6 +445,10 @@ struct StatusBody {
     comment: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "incident id")),
+    request_body(description = "{status, assignee?, comment?}", content_type = "application/json"),
+    responses((status = 200, description = "The incident after the change (audited)", body = Object), (status = 400, description = "Unknown status or bad body", body = Object), (status = 404, description = "No such incident in the key's scope", body = Object)))]
 async fn set_status(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -471,6 +505,12 @@ struct DetectionParams {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/detections", tag = "incidents", security(("api_key" = [])),
+    params(("tenant" = Option<String>, Query, description = "narrow to one tenant"), ("rule" = Option<String>, Query, description = "rule id"),
+           ("min_level" = Option<String>, Query, description = "informational..critical"), ("since" = Option<String>, Query, description = "RFC 3339"),
+           ("until" = Option<String>, Query, description = "RFC 3339"), ("incident" = Option<i64>, Query, description = "incident id"),
+           ("limit" = Option<u32>, Query, description = "1-1000, default 100")),
+    responses((status = 200, description = "{detections: [{id, incident_id, detection}]}, newest first", body = Object)))]
 async fn list_detections(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
@@ -539,6 +579,9 @@ fn notification_json(n: &stormwatch_store::Notification) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("api_key" = [])),
+    params(("tenant" = Option<String>, Query, description = "narrow to one tenant"), ("incident" = Option<i64>, Query, description = "incident id"), ("limit" = Option<u32>, Query, description = "1-1000")),
+    responses((status = 200, description = "{notifications: [...]} with each channel's deliveries", body = Object)))]
 async fn list_notifications(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,

@@ -18,6 +18,7 @@ pub mod config;
 pub mod detect;
 pub mod ingest;
 pub mod o365;
+pub mod openapi;
 pub mod ops;
 pub mod watch;
 
