@@ -14,6 +14,31 @@ pub struct Args {
     /// TOML configuration file (see docs/serve.md).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Log lines on stderr: `text` (`TIME LEVEL target: message key=value …`) or `json` (one
+    /// object a line, for log shippers). Filter with STORMWATCH_LOG (default `info`; e.g.
+    /// `warn`, `stormwatch_server=debug`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Installs the process's log subscriber (stderr; `--quiet` keeps warnings and errors only).
+fn init_logs(format: &str, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter =
+        EnvFilter::try_from_env("STORMWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter);
+    let installed = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if let Err(e) = installed {
+        eprintln!("stormwatch serve: logging: {e}");
+    }
 }
 
 pub fn run(args: Args, globals: Globals) -> ExitCode {
@@ -24,22 +49,20 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logs(&args.log_format, globals.quiet);
     let result = serve::run(config, |addr, warnings| {
         for w in warnings {
-            eprintln!("stormwatch serve: warning: {w}");
+            tracing::warn!(warning = %w, "startup");
         }
-        if !globals.quiet {
-            eprintln!("stormwatch serve: listening on http://{addr}");
-        }
+        tracing::info!(address = %format!("http://{addr}"), "listening");
     });
     match result {
         Ok(()) => {
-            if !globals.quiet {
-                eprintln!("stormwatch serve: stopped");
-            }
+            tracing::info!("stopped");
             ExitCode::SUCCESS
         }
         Err(e) => {
+            tracing::error!(error = %e, "serve failed");
             eprintln!("stormwatch serve: {e}");
             ExitCode::from(2)
         }

@@ -40,7 +40,7 @@ impl ApiError {
     }
 
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        eprintln!("stormwatch serve: error: {e}");
+        tracing::error!(error = %e, "request failed");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
@@ -223,7 +223,23 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/detections", get(list_detections))
         .route("/api/v1/notifications", get(list_notifications))
         .merge(super::admin::routes())
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One debug line per request: method, path (no query: it may name tenants), status, time.
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
 }
 
 async fn openapi_json() -> Response {

@@ -283,7 +283,7 @@ impl Buffers {
             events.sort_by_key(|e| e.core.time);
             if let Some(cutoff) = trim(&mut events, engine.buffer_ms, engine.buffer_max) {
                 if let Err(e) = store.prune_events(&tenant, cutoff) {
-                    eprintln!("stormwatch serve: pruning tenant={tenant} events failed: {e}");
+                    tracing::error!(tenant = %tenant, error = %e, "pruning events failed");
                 }
             }
             let outcome = engine.judge(&tenant, &events, store, now_ms);

@@ -126,7 +126,7 @@ impl State {
             stopping: AtomicBool::new(false),
         };
         for (tenant, events, unreadable) in ingest::restore(&state)? {
-            eprintln!("stormwatch serve: restored tenant={tenant} events={events}");
+            tracing::info!(tenant = %tenant, events, "restored");
             if unreadable > 0 {
                 warnings.push(format!(
                     "tenant {tenant}: {unreadable} stored record(s) no longer read; left out"
@@ -199,18 +199,22 @@ impl State {
                         .fetch_add(j.new_detections as u64, Ordering::Relaxed);
                     m.incidents_new
                         .fetch_add(j.new_incidents as u64, Ordering::Relaxed);
-                    eprintln!(
-                        "stormwatch serve: judged tenant={tenant} events={} detections={} new_detections={} new_incidents={}",
-                        j.events, j.detections, j.new_detections, j.new_incidents
+                    tracing::info!(
+                        tenant = %tenant,
+                        events = j.events,
+                        detections = j.detections,
+                        new_detections = j.new_detections,
+                        new_incidents = j.new_incidents,
+                        "judged"
                     )
                 }
                 Err(e) => {
                     m.judge_failures.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("stormwatch serve: judging tenant={tenant} failed: {e}")
+                    tracing::error!(tenant = %tenant, error = %e, "judging failed")
                 }
             }
             for n in notes {
-                eprintln!("stormwatch serve: note: tenant={tenant}: {n}");
+                tracing::info!(tenant = %tenant, note = %n, "detector note");
             }
         }
     }
@@ -228,16 +232,18 @@ impl State {
                 m.notifications_failed
                     .fetch_add(d.failed as u64, Ordering::Relaxed);
                 if d.sent + d.failed > 0 {
-                    eprintln!(
-                        "stormwatch serve: notified sent={} failed={} finished={}",
-                        d.sent, d.failed, d.finished
+                    tracing::info!(
+                        sent = d.sent,
+                        failed = d.failed,
+                        finished = d.finished,
+                        "notified"
                     );
                 }
                 for e in d.errors {
-                    eprintln!("stormwatch serve: notification failed: {e}");
+                    tracing::warn!(error = %e, "notification failed");
                 }
             }
-            Err(e) => eprintln!("stormwatch serve: working the outbox failed: {e}"),
+            Err(e) => tracing::error!(error = %e, "working the outbox failed"),
         }
     }
 }
@@ -252,7 +258,7 @@ fn repeat(every: Duration, state: &Arc<State>, pass: fn(&State)) -> tokio::task:
             tick.tick().await;
             let s = Arc::clone(&state);
             if tokio::task::spawn_blocking(move || pass(&s)).await.is_err() {
-                eprintln!("stormwatch serve: a background pass panicked; continuing");
+                tracing::error!("a background pass panicked; continuing");
             }
         }
     })

@@ -433,12 +433,16 @@ impl State {
     /// Polls the due Management Activity API connectors, logged to stderr.
     pub fn pull_now(&self) {
         for (tenant, p) in self.puller.poll_due(self, super::now_ms(), false) {
-            eprintln!(
-                "stormwatch serve: o365 tenant={tenant} blobs_listed={} taken={} known={} records={}",
-                p.blobs_listed, p.blobs_taken, p.blobs_known, p.records
+            tracing::info!(
+                tenant = %tenant,
+                blobs_listed = p.blobs_listed,
+                taken = p.blobs_taken,
+                known = p.blobs_known,
+                records = p.records,
+                "o365 polled"
             );
             for e in p.errors {
-                eprintln!("stormwatch serve: o365 tenant={tenant}: {e}");
+                tracing::warn!(tenant = %tenant, error = %e, "o365");
             }
         }
     }

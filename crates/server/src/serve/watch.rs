@@ -86,7 +86,7 @@ impl Watcher {
             let entries = match std::fs::read_dir(&w.dir) {
                 Ok(e) => e,
                 Err(e) => {
-                    eprintln!("stormwatch serve: watch {}: {e}", w.dir.display());
+                    tracing::warn!(dir = %w.dir.display(), error = %e, "watch");
                     continue;
                 }
             };
@@ -186,17 +186,18 @@ impl State {
             match o {
                 Outcome::Taken(p, n) => {
                     m.watch_taken.fetch_add(1, Relaxed);
-                    eprintln!("stormwatch serve: watch: took {} records={n}", p.display())
+                    tracing::info!(path = %p.display(), records = n, "watch took")
                 }
-                Outcome::Duplicate(p) => eprintln!(
-                    "stormwatch serve: watch: {} was taken before (same content); skipped",
-                    p.display()
+                Outcome::Duplicate(p) => tracing::info!(
+                    path = %p.display(),
+                    "watch: taken before (same content); skipped"
                 ),
                 Outcome::Refused(p, why) => {
                     m.watch_refused.fetch_add(1, Relaxed);
-                    eprintln!(
-                        "stormwatch serve: watch: refused {}: {why}; fix or replace the file",
-                        p.display()
+                    tracing::warn!(
+                        path = %p.display(),
+                        reason = %why,
+                        "watch refused the file; fix or replace it"
                     )
                 }
             }
