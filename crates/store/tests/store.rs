@@ -607,3 +607,43 @@ fn catalog_items_replace_by_kind_and_name_and_keys_list_and_delete() {
         assert!(!s.delete_api_key("k1").unwrap());
     }
 }
+
+#[test]
+fn postgres_connects_again_after_the_server_dropped_the_connection() {
+    let explicit = std::env::var("STORMWATCH_TEST_POSTGRES").ok();
+    let url = explicit
+        .clone()
+        .unwrap_or_else(|| "host=127.0.0.1 port=5432 user=postgres dbname=test".into());
+    let schema = format!("sw_reconnect_{}", std::process::id());
+    let s = match PgStore::connect_in_schema(&url, Some(&schema)) {
+        Ok(s) => s,
+        Err(e) if explicit.is_none() => {
+            eprintln!("note: PostgreSQL not reachable ({e}); the reconnect test is skipped");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    s.record_detection(&det("r1", A, "r", "x", 3, 0), &POLICY, 1)
+        .unwrap();
+    let pid = s.backend_pid().unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let q = IncidentQuery {
+        scope: Scope::All,
+        status: None,
+        limit: 10,
+    };
+    // The call that meets the dropped connection may fail; the next one connects again, in the
+    // same schema, and sees the data.
+    let first = s.incidents(&q);
+    let found = match first {
+        Ok(v) => v,
+        Err(_) => s.incidents(&q).expect("second call reconnects"),
+    };
+    assert_eq!(found.len(), 1);
+    assert_ne!(s.backend_pid().unwrap(), pid, "a new server process");
+    drop(admin);
+    s.drop_schema(&schema).unwrap();
+}

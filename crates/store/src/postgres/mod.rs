@@ -4,8 +4,9 @@
 //! run at connect under an advisory lock, so several processes may start at once.
 //!
 //! The blocking client runs a small runtime of its own: call the store from plain threads or
-//! tokio's `spawn_blocking`, never from async code directly. A connection lost mid-run is not
-//! re-established yet: operations fail with [`StoreError::Database`] and `/readyz` reports it.
+//! tokio's `spawn_blocking`, never from async code directly. A lost connection (a restarted
+//! server, a failover) fails the call that meets it with [`StoreError::Database`]; the next call
+//! connects again (with the same schema).
 
 mod catalog_sql;
 mod outbox_sql;
@@ -27,6 +28,9 @@ use std::sync::{Mutex, MutexGuard};
 /// The PostgreSQL store.
 pub struct PgStore {
     client: Mutex<Conn>,
+    /// Kept to re-connect after the connection was lost.
+    url: String,
+    schema: Option<String>,
 }
 
 /// The connection; `None` only while [`PgStore`] is being dropped.
@@ -119,27 +123,22 @@ impl PgStore {
     /// Connects and works inside `schema` (created if missing; `[a-z_][a-z0-9_]*`), so several
     /// stores — test runs — can share one database.
     pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
-            path: url.split('@').next_back().unwrap_or(url).to_string(),
-            message: e.to_string(),
-        })?;
-        if let Some(s) = schema {
-            if !plain_identifier(s) {
-                return Err(StoreError::Open {
-                    path: s.to_string(),
-                    message: "schema name must match [a-z_][a-z0-9_]*".into(),
-                });
-            }
-            client
-                .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"
-                ))
-                .map_err(db)?;
-        }
+        let mut client = open_client(url, schema)?;
         migrate(&mut client)?;
         Ok(PgStore {
             client: Mutex::new(Conn(Some(client))),
+            url: url.to_string(),
+            schema: schema.map(str::to_string),
         })
+    }
+
+    /// The server process serving this store's connection (diagnostics, tests).
+    pub fn backend_pid(&self) -> Result<i32> {
+        Ok(self
+            .lock()
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(db)?
+            .get(0))
     }
 
     /// Drops a schema made by [`PgStore::connect_in_schema`] (test clean-up).
@@ -162,9 +161,50 @@ impl PgStore {
         Ok(v.map_or(0, |v| usize::try_from(v).unwrap_or(0)))
     }
 
+    /// The connection, re-established first when the last call found it closed (a restarted
+    /// or failed-over server): the call that met the loss fails, the next one reconnects.
     fn lock(&self) -> MutexGuard<'_, Conn> {
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+        let mut conn = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if conn.0.as_ref().is_some_and(Client::is_closed) {
+            match open_client(&self.url, self.schema.as_deref()) {
+                Ok(fresh) => {
+                    if let Some(old) = conn.0.replace(fresh) {
+                        // Closing blocks on the client's own runtime: not on this thread.
+                        std::thread::spawn(move || drop(old));
+                    }
+                }
+                Err(e) => report_reconnect_failure(&e),
+            }
+        }
+        conn
     }
+}
+
+/// A failed re-connect is reported on stderr; the caller's operation then fails as before.
+fn report_reconnect_failure(e: &StoreError) {
+    eprintln!("stormwatch store: re-connecting to PostgreSQL failed: {e}");
+}
+
+/// Connects and, with a schema, creates it if missing and works inside it.
+fn open_client(url: &str, schema: Option<&str>) -> Result<Client> {
+    let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
+        path: url.split('@').next_back().unwrap_or(url).to_string(),
+        message: e.to_string(),
+    })?;
+    if let Some(s) = schema {
+        if !plain_identifier(s) {
+            return Err(StoreError::Open {
+                path: s.to_string(),
+                message: "schema name must match [a-z_][a-z0-9_]*".into(),
+            });
+        }
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"
+            ))
+            .map_err(db)?;
+    }
+    Ok(client)
 }
 
 fn scoped_incident(c: &mut impl GenericClient, scope: &Scope, id: i64) -> Result<Option<Incident>> {
