@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after installing what the tests need that a fresh machine
 # may lack (nginx for the forward-auth gateway test, the openssl tool that makes RSA test keys,
-# the Python SMTP server aiosmtpd for the notification test, PostgreSQL).
+# the Python SMTP server aiosmtpd for the notification test, PostgreSQL, Chromium and the npm
+# packages of the web UI and its browser test).
 # Tests read third-party data from
 # ../shared (the SigmaHQ corpus, public sample logs) in place.
 set -euo pipefail
@@ -10,6 +11,9 @@ cd "$(dirname "$0")"
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The web UI's browser test: Debian's headless Chromium, driven from Node.js.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need[*]}" >&2
@@ -18,6 +22,14 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: please install: ${need[*]} (e.g. sudo apt-get install -y ${need[*]})" >&2
     exit 2
   fi
+fi
+
+# The web UI's one npm step: Chart.js (embedded in the binary by crates/server/build.rs) and
+# playwright-core (the browser-test driver), pinned by crates/server/ui/package-lock.json.
+if [ ! -f crates/server/ui/node_modules/.package-lock.json ] \
+   || [ crates/server/ui/package-lock.json -nt crates/server/ui/node_modules/.package-lock.json ]; then
+  echo "test.sh: npm ci in crates/server/ui" >&2
+  npm ci --prefix crates/server/ui --no-audit --no-fund >/dev/null
 fi
 
 # The serve notification test receives mail with a real SMTP server: aiosmtpd (PyPI).

@@ -9,3 +9,4 @@
 pub mod guard;
 pub mod notify;
 pub mod serve;
+pub mod ui;

@@ -3,7 +3,7 @@
 //! JSON lines stream (one detection record a line, as produced: bounded memory); the other
 //! formats are reports over the whole run and sort detections by time, then rule.
 
-mod html;
+pub mod html;
 pub mod table;
 
 use crate::alert::{Alert, Level};

@@ -113,7 +113,7 @@ async fn list_feeds(
 }
 
 /// Checks an upload loads; the problems (each with its line) otherwise.
-fn validate(kind: &str, name: &str, text: &str) -> Result<usize, Vec<String>> {
+pub(crate) fn validate(kind: &str, name: &str, text: &str) -> Result<usize, Vec<String>> {
     if kind == catalog::RULE {
         let file = format!("api:rules/{name}");
         let (set, errors) =
@@ -401,7 +401,7 @@ async fn create_key(
 }
 
 /// A fresh key whose id is the name's slug and a random suffix (`soc-ingest-3f9a0c1e`).
-fn new_key(name: &str) -> stormwatch_store::Result<String> {
+pub(crate) fn new_key(name: &str) -> stormwatch_store::Result<String> {
     let slug: String = name
         .to_ascii_lowercase()
         .chars()

@@ -122,6 +122,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// Checks the bearer key (argon2, off the executor).
 pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<Principal> {
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        if let Some(p) = session_principal(state, headers)? {
+            return Ok(p);
+        }
+    }
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -162,6 +167,27 @@ pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<
         return Err(e);
     }
     Ok(Principal { key })
+}
+
+/// A signed-in browser calling the API with its session cookie. A state-changing call must
+/// also present the session's CSRF token in `X-CSRF-Token`.
+fn session_principal(state: &State, headers: &HeaderMap) -> ApiResult<Option<Principal>> {
+    let Some(token) = crate::ui::cookie_token(headers) else {
+        return Ok(None);
+    };
+    let Some(s) = state.ui_auth.session(&token, std::time::Instant::now()) else {
+        return Ok(None);
+    };
+    Ok(Some(Principal {
+        key: ApiKey {
+            id: format!("user:{}", s.user),
+            name: s.user.clone(),
+            role: s.role,
+            tenant: s.tenant.clone(),
+            hash: String::new(),
+            created_ms: 0,
+        },
+    }))
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -223,8 +249,46 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/detections", get(list_detections))
         .route("/api/v1/notifications", get(list_notifications))
         .merge(super::admin::routes())
+        .merge(crate::ui::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            session_csrf,
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// A state-changing `/api` call made with a session cookie (and no API key) must carry the
+/// session's CSRF token in `X-CSRF-Token`: a cookie alone is what a forged cross-site request
+/// would have.
+async fn session_csrf(
+    AxState(state): AxState<Arc<State>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let h = req.headers();
+    let unsafe_method = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if unsafe_method
+        && req.uri().path().starts_with("/api/")
+        && !h.contains_key(axum::http::header::AUTHORIZATION)
+    {
+        if let Some(token) = crate::ui::cookie_token(h) {
+            if let Some(s) = state.ui_auth.session(&token, std::time::Instant::now()) {
+                let presented = h
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !crate::ui::auth::same(presented, &s.csrf) {
+                    return ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "a session's state-changing call needs its X-CSRF-Token",
+                    )
+                    .into_response();
+                }
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// One debug line per request: method, path (no query: it may name tenants), status, time.

@@ -28,6 +28,7 @@
 use super::o365::{Connector, O365Config, CONTENT_TYPES};
 use super::watch::WatchConfig;
 use crate::notify::{self, config::NotifySettings, config::RawNotify};
+use crate::ui::auth::User;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -60,6 +61,49 @@ pub struct TenantConfig {
     /// Who is told about this tenant's incidents by e-mail (`[notify.email]`).
     #[serde(default)]
     pub admins: Vec<String>,
+}
+
+/// A person who may sign in to the web UI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// `operator` or `tenant_admin`.
+    pub role: String,
+    pub tenant: Option<String>,
+    /// An argon2id PHC string (preferred), or a password given inline or in a variable (hashed
+    /// at start).
+    pub password_hash: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+}
+
+/// `[ui]`: the web UI's session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Mark the session cookie `Secure` (only sent over HTTPS). Turn off only for plain-HTTP
+    /// setups on loopback (tests).
+    #[serde(default = "yes")]
+    pub secure_cookies: bool,
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_session_hours() -> u64 {
+    8
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            secure_cookies: true,
+            session_hours: default_session_hours(),
+        }
+    }
 }
 
 /// An API key to install at start (its argon2 hash is stored; the key itself is not).
@@ -122,6 +166,10 @@ struct RawConfig {
     o365: Vec<O365Config>,
     #[serde(default)]
     ioc_feeds: Vec<PathBuf>,
+    #[serde(default)]
+    users: Vec<UserConfig>,
+    #[serde(default)]
+    ui: UiConfig,
     #[serde(default = "default_rate")]
     rate_limit_per_minute: u32,
     #[serde(default = "default_burst")]
@@ -207,6 +255,9 @@ pub struct ServeConfig {
     pub watch: Vec<WatchConfig>,
     pub watch_interval_ms: u64,
     pub watch_max_file_bytes: u64,
+    /// Web UI users, passwords hashed.
+    pub users: Vec<User>,
+    pub ui: UiConfig,
     /// IOC feed files (STIX 2.1, CSV, plain), beside the built-in `storm-0558` feed.
     pub ioc_feeds: Vec<PathBuf>,
     /// Management Activity API connectors (`[[o365]]`).
@@ -457,6 +508,62 @@ impl ServeConfig {
                 }
             })
             .collect();
+        let mut users = Vec::new();
+        for (i, u) in raw.users.iter().enumerate() {
+            let at = format!("users[{i}] ({})", u.name);
+            if u.name.trim().is_empty() || raw.users[..i].iter().any(|x| x.name == u.name) {
+                p.push(format!("{at}.name: empty or used twice"));
+            }
+            let role = Role::from_name(&u.role);
+            match (role, &u.tenant) {
+                (None, _) => p.push(format!(
+                    "{at}.role: {:?} is not operator or tenant_admin",
+                    u.role
+                )),
+                (Some(Role::TenantAdmin), Some(t)) if seen.contains(t.as_str()) => {}
+                (Some(Role::TenantAdmin), _) => p.push(format!(
+                    "{at}.tenant: a tenant_admin needs a configured tenant"
+                )),
+                (Some(Role::Operator), Some(_)) => p.push(format!(
+                    "{at}.tenant: an operator sees every tenant; drop tenant"
+                )),
+                (Some(Role::Operator), None) => {}
+            }
+            let hash = match (&u.password_hash, &u.password, &u.password_env) {
+                (Some(h), None, None) if h.starts_with("$argon2") => Some(h.clone()),
+                (Some(_), None, None) => {
+                    p.push(format!(
+                        "{at}.password_hash: an argon2 PHC string ($argon2id$…)"
+                    ));
+                    None
+                }
+                (None, pw, var) => resolve_secret(&format!("{at}.password"), pw, var, env, &mut p)
+                    .and_then(|pw| {
+                        if pw.len() < 12 {
+                            p.push(format!("{at}.password: at least 12 characters"));
+                            return None;
+                        }
+                        keys::hash_secret(&pw).ok()
+                    }),
+                _ => {
+                    p.push(format!(
+                        "{at}: give one of password_hash, password, password_env"
+                    ));
+                    None
+                }
+            };
+            if let (Some(role), Some(hash)) = (role, hash) {
+                users.push(User {
+                    name: u.name.clone(),
+                    role,
+                    tenant: u.tenant.clone(),
+                    hash,
+                });
+            }
+        }
+        if raw.ui.session_hours < 1 {
+            p.push("ui.session_hours: at least 1".into());
+        }
         let ioc_feeds: Vec<PathBuf> = raw.ioc_feeds.iter().map(|f| rel(f)).collect();
         for (i, f) in ioc_feeds.iter().enumerate() {
             if !f.is_file() {
@@ -543,6 +650,8 @@ impl ServeConfig {
             watch_interval_ms: raw.watch_interval_ms,
             watch_max_file_bytes: raw.watch_max_file_bytes,
             o365,
+            users,
+            ui: raw.ui,
             ioc_feeds,
             rate_limit_per_minute: raw.rate_limit_per_minute,
             rate_limit_burst: raw.rate_limit_burst,

@@ -67,6 +67,7 @@ pub struct State {
     pub metrics: ops::Metrics,
     pub key_cache: ops::KeyCache,
     pub limiter: ops::RateLimiter,
+    pub ui_auth: crate::ui::auth::Auth,
     /// Held by a dispatch pass, so two passes never send the same delivery at once.
     dispatching: Mutex<()>,
     stopping: AtomicBool,
@@ -109,6 +110,7 @@ impl State {
                     .into(),
             );
         }
+        let ui_auth = crate::ui::auth::Auth::new(config.users.clone(), config.ui.session_hours);
         let limiter = ops::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
         let state = State {
             config,
@@ -122,6 +124,7 @@ impl State {
             metrics: ops::Metrics::default(),
             key_cache: ops::KeyCache::default(),
             limiter,
+            ui_auth,
             dispatching: Mutex::new(()),
             stopping: AtomicBool::new(false),
         };
