@@ -124,7 +124,7 @@ async fn content(
         .skip(page * 2)
         .take(2)
         .map(|b| {
-            json!({"contentType": b.1, "contentId": b.0, "contentUri": format!("{}/blobs/{}", f.base, b.0),
+            json!({"contentType": b.1, "contentId": b.0, "contentUri": format!("{}/blobs/{}", if b.0.starts_with("evil") { f.base.replace("127.0.0.1", "localhost") } else { f.base.clone() }, b.0),
                    "contentCreated": "2026-12-01T00:00:00.000Z", "contentExpiration": "2026-12-08T00:00:00.000Z"})
         })
         .collect();
@@ -262,6 +262,13 @@ fn management_api_blobs_are_pulled_through_pages_and_throttling_exactly_once() {
         now - 2 * hour,
         json!(signins),
     ));
+    // A listing that points a blob at another origin: the token must not go there.
+    blobs.push((
+        "evil-0".into(),
+        "Audit.AzureActiveDirectory".into(),
+        now - 3 * hour,
+        json!([]),
+    ));
     // Another tenant's content type this connector does not ask for.
     blobs.push((
         "gen-0".into(),
@@ -281,8 +288,13 @@ fn management_api_blobs_are_pulled_through_pages_and_throttling_exactly_once() {
     let polled = state.puller.poll_due(&state, now, true);
     let (tenant, p) = &polled[0];
     assert_eq!(tenant, &a);
-    assert!(p.errors.is_empty(), "{:?}", p.errors);
-    assert_eq!((p.blobs_listed, p.blobs_taken), (6, 6), "{p:?}");
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert!(
+        p.errors[0].contains("refusing to send the token"),
+        "{:?}",
+        p.errors
+    );
+    assert_eq!((p.blobs_listed, p.blobs_taken), (7, 6), "{p:?}");
     assert_eq!(p.records, ual.len() + signins.len());
     assert_eq!(
         state.store.events(&a, 0, 1_000_000).unwrap().len(),
@@ -321,7 +333,7 @@ fn management_api_blobs_are_pulled_through_pages_and_throttling_exactly_once() {
     let after = &state.puller.poll_due(&state, now + 120_000, true)[0].1;
     assert_eq!(
         (after.blobs_listed, after.blobs_known, after.blobs_taken),
-        (7, 7, 0),
+        (8, 7, 0),
         "{after:?}"
     );
     assert_eq!(

@@ -88,6 +88,9 @@ pub trait Outbox {
     /// Unfinished notifications, oldest first, with their deliveries so far.
     fn pending_notifications(&self, limit: u32) -> Result<Vec<Notification>>;
 
+    /// How many notifications are unfinished.
+    fn pending_count(&self) -> Result<usize>;
+
     /// Records one attempt on one channel.
     fn record_attempt(
         &self,
@@ -129,6 +132,8 @@ pub(crate) const ATTEMPT: &str = "INSERT INTO deliveries (notification_id, chann
      next_ms, sent_ms, last_error) VALUES (?1, ?2, 1, ?3, ?4, ?5) \
      ON CONFLICT (notification_id, channel) DO UPDATE SET attempts = deliveries.attempts + 1, \
      next_ms = excluded.next_ms, sent_ms = excluded.sent_ms, last_error = excluded.last_error";
+
+pub(crate) const PENDING_COUNT: &str = "SELECT COUNT(*) FROM notifications WHERE done_ms IS NULL";
 
 pub(crate) const FINISH: &str =
     "UPDATE notifications SET done_ms = ?2 WHERE id = ?1 AND done_ms IS NULL";
@@ -192,7 +197,7 @@ mod tests {
 
     #[test]
     fn placeholders_translate_and_no_literal_question_marks_exist() {
-        for sql in [ENQUEUE, SELECT, ATTEMPT, FINISH] {
+        for sql in [ENQUEUE, SELECT, ATTEMPT, FINISH, PENDING_COUNT] {
             let pg = pg_placeholders(sql);
             assert!(!pg.contains('?'));
             assert_eq!(pg.matches('$').count(), sql.matches('?').count());

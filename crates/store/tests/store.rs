@@ -109,6 +109,7 @@ impl Store for Scratch {
 impl Outbox for Scratch {
     delegate! {
         pending_notifications(&self, limit: u32) -> stormwatch_store::Result<Vec<Notification>>;
+        pending_count(&self) -> stormwatch_store::Result<usize>;
         record_attempt(&self, id: i64, c: &str, a: Attempt<'_>, now: i64) -> stormwatch_store::Result<()>;
         finish_notification(&self, id: i64, now: i64) -> stormwatch_store::Result<()>;
         notifications(&self, s: &Scope, i: Option<i64>, limit: u32) -> stormwatch_store::Result<Vec<Notification>>;
@@ -512,6 +513,7 @@ fn opening_and_escalating_an_incident_queue_one_notification_per_state() {
             .map(|n| (n.state.as_str(), n.incident_id))
             .collect();
         assert_eq!(states, [("opened", inc), ("escalated:3", inc)], "{name}");
+        assert_eq!(s.pending_count().unwrap(), 2, "{name}");
         let (opened, escalated) = (&pending[0], &pending[1]);
         assert_eq!(opened.tenant, A);
         assert_eq!(opened.payload["incident"]["level"], 2, "{name}");

@@ -3,7 +3,7 @@
 //! a repeat after a crash is recognisable as the same message.
 
 use super::message::Brief;
-use super::{Channel, Target};
+use super::{Channel, Failure, Target};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
@@ -68,7 +68,7 @@ impl Channel for Email {
         !target.admins.is_empty()
     }
 
-    fn send(&self, b: &Brief, target: &Target<'_>) -> Result<(), String> {
+    fn send(&self, b: &Brief, target: &Target<'_>) -> Result<(), Failure> {
         let domain = self.settings.from.email.domain().to_string();
         let mut m = Message::builder()
             .from(self.settings.from.clone())
@@ -76,13 +76,22 @@ impl Channel for Email {
             .message_id(Some(format!("<{}@{domain}>", b.delivery_id(self.name()))))
             .header(ContentType::TEXT_PLAIN);
         for a in target.admins {
-            let to: Mailbox = a.parse().map_err(|e| format!("admin {a:?}: {e}"))?;
+            let to: Mailbox = a
+                .parse()
+                .map_err(|e| Failure::permanent(format!("email: admin {a:?}: {e}")))?;
             m = m.to(to);
         }
-        let msg = m.body(b.text()).map_err(|e| e.to_string())?;
-        self.transport
-            .send(&msg)
-            .map(|_| ())
-            .map_err(|e| format!("SMTP {}:{}: {e}", self.settings.host, self.settings.port))
+        let msg = m
+            .body(b.text())
+            .map_err(|e| Failure::permanent(format!("email: {e}")))?;
+        self.transport.send(&msg).map(|_| ()).map_err(|e| {
+            // A 5xx answer (a refused recipient, say) will not change on retry.
+            let f = if e.is_permanent() {
+                Failure::permanent
+            } else {
+                Failure::transient
+            };
+            f(format!("email: {e}"))
+        })
     }
 }

@@ -180,14 +180,19 @@ impl Brief {
         })
     }
 
-    /// A Slack incoming-webhook message.
+    /// A Slack incoming-webhook message. Ingested text is escaped (`&`, `<`, `>`), so a
+    /// crafted record cannot add links or mentions.
     pub fn slack(&self) -> Value {
-        let mut text = format!("*{}*\n{}", self.subject(), self.summary);
+        let mut text = format!(
+            "*{}*\n{}",
+            slack_escape(&self.subject()),
+            slack_escape(&self.summary)
+        );
         if let Some(l) = &self.link {
             text += &format!("\n<{l}|Open the incident>");
         }
         json!({
-            "text": self.subject(),
+            "text": slack_escape(&self.subject()),
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         })
     }
@@ -264,6 +269,12 @@ impl Brief {
     }
 }
 
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn cef_header(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('|', "\\|")
@@ -314,6 +325,13 @@ mod tests {
         assert_eq!(j["delivery"], "sw-7-webhook-soc");
         assert_eq!(j["incident"]["level"], "high");
         assert!(b.slack()["text"].as_str().unwrap().contains("HIGH"));
+        let mut evil = b.clone();
+        evil.summary = "<https://evil.example|reset your password> <!channel>".into();
+        let slack = evil.slack().to_string();
+        assert!(
+            !slack.contains("<https://evil") && !slack.contains("<!channel>"),
+            "{slack}"
+        );
         assert_eq!(
             b.teams()["attachments"][0]["content"]["type"],
             "AdaptiveCard"

@@ -7,7 +7,10 @@
 //! ([`syslog`]) — that has not delivered it yet and is due. Each attempt is written back: sent,
 //! or failed with the next attempt time (exponential backoff from 1 s, doubling, capped at
 //! 10 minutes; retried until it goes through — a receiver outage delays, never loses). A
-//! notification is finished when every channel that wants it has sent it.
+//! notification is finished when every channel that wants it has sent it or given up: a
+//! permanent failure (an address the mail server refuses, a 4xx other than 408/429) gives up at
+//! once, a transient one after 72 hours of retries — both logged and visible in
+//! `GET /api/v1/notifications`, so a dead receiver cannot hold the outbox forever.
 //!
 //! Guarantees: none lost (the outbox row commits with the incident); none queued twice for the
 //! same incident state (unique key); a channel that has sent is never tried again. A crash
@@ -39,9 +42,40 @@ pub trait Channel: Send + Sync {
     fn name(&self) -> &str;
     /// Whether this notification goes to this channel at all.
     fn wants(&self, target: &Target<'_>) -> bool;
-    /// One attempt; the error says what failed, for the delivery record and the log.
-    fn send(&self, brief: &Brief, target: &Target<'_>) -> Result<(), String>;
+    /// One attempt; the failure says what failed (for the delivery record, shown to the
+    /// tenant's admins: no secrets, no receiver addresses) and whether retrying can help.
+    fn send(&self, brief: &Brief, target: &Target<'_>) -> Result<(), Failure>;
 }
+
+/// A failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// Retrying cannot help (a refused address, a 4xx other than 408/429): given up at once.
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn transient(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
+
+/// How long a notification is retried before its failing channels are given up (72 hours).
+pub const MAX_AGE_MS: i64 = 72 * 3_600_000;
+
+/// `next_ms` of a delivery given up: never due again.
+pub const GAVE_UP: i64 = i64::MAX;
 
 /// A tenant as the dispatcher sees it.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +172,7 @@ impl Notifier {
             if brief.level >= self.min_level {
                 for ch in self.channels.iter().filter(|c| c.wants(&target)) {
                     let d = n.delivery(ch.name());
-                    if d.is_some_and(|d| d.sent_ms.is_some()) {
+                    if d.is_some_and(|d| d.sent_ms.is_some() || d.next_ms == GAVE_UP) {
                         continue;
                     }
                     if d.is_some_and(|d| d.next_ms > now_ms) {
@@ -150,23 +184,45 @@ impl Notifier {
                             store.record_attempt(n.id, ch.name(), Attempt::Sent, now_ms)?;
                             out.sent += 1;
                         }
-                        Err(error) => {
+                        Err(f) => {
                             let attempts = d.map_or(0, |d| d.attempts);
-                            let retry_at_ms = now_ms.saturating_add(backoff_ms(attempts));
+                            let expired = now_ms.saturating_sub(n.created_ms) > MAX_AGE_MS;
+                            let give_up = f.permanent || expired;
+                            let retry_at_ms = if give_up {
+                                GAVE_UP
+                            } else {
+                                now_ms.saturating_add(backoff_ms(attempts))
+                            };
                             let a = Attempt::Failed {
-                                error: &error,
+                                error: &f.message,
                                 retry_at_ms,
                             };
                             store.record_attempt(n.id, ch.name(), a, now_ms)?;
                             out.failed += 1;
-                            out.errors.push(format!(
-                                "notification {} {}: {error} (attempt {}, next in {} s)",
-                                n.id,
-                                ch.name(),
-                                attempts + 1,
-                                (retry_at_ms - now_ms) / 1000
-                            ));
-                            done = false;
+                            out.errors.push(if give_up {
+                                format!(
+                                    "notification {} {}: {} (attempt {}; given up{})",
+                                    n.id,
+                                    ch.name(),
+                                    f.message,
+                                    attempts + 1,
+                                    if expired {
+                                        " after 72 hours"
+                                    } else {
+                                        ": permanent"
+                                    }
+                                )
+                            } else {
+                                format!(
+                                    "notification {} {}: {} (attempt {}, next in {} s)",
+                                    n.id,
+                                    ch.name(),
+                                    f.message,
+                                    attempts + 1,
+                                    (retry_at_ms - now_ms) / 1000
+                                )
+                            });
+                            done &= give_up;
                         }
                     }
                 }
@@ -201,10 +257,13 @@ mod tests {
         fn wants(&self, t: &Target<'_>) -> bool {
             !t.admins.is_empty() || self.name != "email"
         }
-        fn send(&self, _: &Brief, _: &Target<'_>) -> Result<(), String> {
+        fn send(&self, _: &Brief, _: &Target<'_>) -> Result<(), Failure> {
+            if self.name == "webhook:gone" {
+                return Err(Failure::permanent("HTTP 410"));
+            }
             if self.fail.load(Ordering::SeqCst) > 0 {
                 self.fail.fetch_sub(1, Ordering::SeqCst);
-                return Err("receiver down".into());
+                return Err(Failure::transient("receiver down"));
             }
             self.sent.fetch_add(1, Ordering::SeqCst);
             Ok(())
@@ -227,6 +286,44 @@ mod tests {
             min_level: 1,
         };
         store.record_detection(&d, &policy, 0).unwrap();
+    }
+
+    #[test]
+    fn permanent_failures_and_old_notifications_are_given_up_not_retried_forever() {
+        let store = SqliteStore::in_memory().unwrap();
+        incident(&store, "a", "ta", 3);
+        let sent = Arc::new(AtomicUsize::new(0));
+        let channels: Vec<Box<dyn Channel>> = vec![
+            Box::new(Flaky {
+                name: "webhook:gone".into(),
+                fail: AtomicUsize::new(0),
+                sent: sent.clone(),
+            }),
+            Box::new(Flaky {
+                name: "webhook:down".into(),
+                fail: AtomicUsize::new(1000),
+                sent: sent.clone(),
+            }),
+        ];
+        let n = Notifier::with_channels(channels, HashMap::new(), 2, None);
+        let first = n.dispatch(&store, 0).unwrap();
+        assert_eq!((first.failed, first.finished), (2, 0), "{first:?}");
+        // Three days later the transient one is given up too, and the notification finishes.
+        let late = n.dispatch(&store, MAX_AGE_MS + 1).unwrap();
+        assert_eq!((late.failed, late.finished), (1, 1), "{late:?}");
+        assert!(
+            late.errors[0].contains("given up after 72 hours"),
+            "{late:?}"
+        );
+        let listed = store
+            .notifications(&stormwatch_store::Scope::All, None, 10)
+            .unwrap();
+        assert_eq!(
+            listed[0].delivery("webhook:gone").unwrap().attempts,
+            1,
+            "not retried"
+        );
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! provider's notification path.
 
 use super::message::Brief;
-use super::{Channel, Target};
+use super::{Channel, Failure, Target};
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
@@ -51,15 +51,15 @@ impl Channel for Syslog {
         true
     }
 
-    fn send(&self, b: &Brief, _target: &Target<'_>) -> Result<(), String> {
+    fn send(&self, b: &Brief, _target: &Target<'_>) -> Result<(), Failure> {
         let msg = line(b, crate::serve::now_ms());
         let addr = self
             .address
             .to_socket_addrs()
-            .map_err(|e| format!("{}: {e}", self.address))?
+            .map_err(|e| Failure::transient(format!("syslog: address: {e}")))?
             .next()
-            .ok_or_else(|| format!("{}: no address", self.address))?;
-        let fail = |e: std::io::Error| format!("syslog {}: {e}", self.address);
+            .ok_or_else(|| Failure::transient("syslog: the address resolves to nothing"))?;
+        let fail = |e: std::io::Error| Failure::transient(format!("syslog: {e}"));
         match self.transport {
             Transport::Udp => {
                 let local = if addr.is_ipv4() {

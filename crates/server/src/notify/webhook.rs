@@ -9,7 +9,7 @@
 //! `X-Stormwatch-Delivery` is stable across retries of the same notification on this hook.
 
 use super::message::Brief;
-use super::{Channel, Target};
+use super::{Channel, Failure, Target};
 use ring::hmac;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -42,9 +42,12 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(settings: HookSettings) -> Webhook {
+        // No redirects: a redirected POST becomes a body-less GET whose 2xx would be taken
+        // for a delivery.
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
+            .max_redirects(0)
             .build()
             .into();
         Webhook {
@@ -52,6 +55,17 @@ impl Webhook {
             settings,
             agent,
         }
+    }
+}
+
+/// A transport failure's kind, without the address it concerned.
+fn transport_error(e: &ureq::Error) -> &'static str {
+    match e {
+        ureq::Error::Timeout(_) => "timed out",
+        ureq::Error::ConnectionFailed | ureq::Error::Io(_) => "connection failed",
+        ureq::Error::HostNotFound => "host not found",
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS failed",
+        _ => "request failed",
     }
 }
 
@@ -76,13 +90,13 @@ impl Channel for Webhook {
         self.settings.tenants.is_empty() || self.settings.tenants.contains(target.tenant)
     }
 
-    fn send(&self, b: &Brief, _target: &Target<'_>) -> Result<(), String> {
+    fn send(&self, b: &Brief, _target: &Target<'_>) -> Result<(), Failure> {
         let body = match self.settings.format {
             Format::Json => b.json(&self.channel),
             Format::Slack => b.slack(),
             Format::Teams => b.teams(),
         };
-        let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&body).map_err(|e| Failure::permanent(e.to_string()))?;
         let mut req = self
             .agent
             .post(&self.settings.url)
@@ -101,14 +115,18 @@ impl Channel for Webhook {
                 signature(secret.as_bytes(), ts, &body),
             );
         }
-        let resp = req
-            .send(&body[..])
-            .map_err(|e| format!("POST {}: {e}", self.settings.url))?;
+        // Errors name the hook, never its URL: Slack and Teams URLs are credentials, and
+        // delivery errors are shown to tenant admins.
+        let resp = req.send(&body[..]).map_err(|e| {
+            Failure::transient(format!("{}: {}", self.channel, transport_error(&e)))
+        })?;
         let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(format!("POST {}: HTTP {status}", self.settings.url))
+        let message = || format!("{}: HTTP {status}", self.channel);
+        match status {
+            200..=299 => Ok(()),
+            408 | 429 => Err(Failure::transient(message())),
+            400..=499 => Err(Failure::permanent(message())),
+            _ => Err(Failure::transient(message())),
         }
     }
 }

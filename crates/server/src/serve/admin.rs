@@ -60,8 +60,17 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
+/// A comment's text: 1 to 10,000 characters.
+pub(crate) fn check_comment(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.len() > 10_000 {
+        Err("text: 1 to 10000 characters".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// `[A-Za-z0-9._-]{1,100}`: names of uploads.
-fn check_name(name: &str) -> ApiResult<()> {
+pub(crate) fn check_name(name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && name
@@ -442,6 +451,9 @@ async fn delete_key(
     }
 }
 
+/// Most stored events one events call reads.
+const MAX_EVENTS_READ: u32 = 200_000;
+
 #[derive(Deserialize)]
 struct EventParams {
     tenant: Option<String>,
@@ -478,7 +490,8 @@ async fn events(
         .unwrap_or(i64::MAX);
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let st = Arc::clone(&state);
-    let stored = blocking(move || st.store.events(&tenant, since, u32::MAX))
+    // The newest events from `since` (bounded), then the window's end and the limit.
+    let stored = blocking(move || st.store.events(&tenant, since, MAX_EVENTS_READ))
         .await?
         .map_err(ApiError::internal)?;
     let list: Vec<Value> = stored
@@ -532,9 +545,7 @@ async fn comment(
     let who = authenticate(&state, &headers).await?;
     let c: CommentBody = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("body: {e}; expected {{\"text\"}}")))?;
-    if c.text.trim().is_empty() || c.text.len() > 10_000 {
-        return Err(bad("text: 1 to 10000 characters"));
-    }
+    check_comment(&c.text).map_err(bad)?;
     let (scope, by) = (who.scope(), who.who());
     let st = Arc::clone(&state);
     let added = blocking(move || {

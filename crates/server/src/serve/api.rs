@@ -124,6 +124,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<Principal> {
     if !headers.contains_key(axum::http::header::AUTHORIZATION) {
         if let Some(p) = session_principal(state, headers)? {
+            limit(state, &p.key.id)?;
             return Ok(p);
         }
     }
@@ -157,16 +158,24 @@ pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<
             k
         }
     };
-    if let Err(wait) = state.limiter.take(&key.id, std::time::Instant::now()) {
-        state.metrics.rate_limited.fetch_add(1, Relaxed);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("rate limit of key {} reached; retry in {wait} s", key.id),
-        );
-        e.retry_after = Some(wait);
-        return Err(e);
-    }
+    limit(state, &key.id)?;
     Ok(Principal { key })
+}
+
+/// Takes one request from the caller's bucket (a key id, or `user:NAME` for a session).
+fn limit(state: &State, id: &str) -> ApiResult<()> {
+    match state.limiter.take(id, std::time::Instant::now()) {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            state.metrics.rate_limited.fetch_add(1, Relaxed);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit of {id} reached; retry in {wait} s"),
+            );
+            e.retry_after = Some(wait);
+            Err(e)
+        }
+    }
 }
 
 /// A signed-in browser calling the API with its session cookie. A state-changing call must
@@ -322,7 +331,7 @@ async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
     let st = Arc::clone(&state);
-    let pending = blocking(move || st.store.pending_notifications(100_000).map(|v| v.len()))
+    let pending = blocking(move || st.store.pending_count())
         .await
         .ok()
         .and_then(Result::ok);
@@ -354,7 +363,9 @@ async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
         }
         Ok(Err(e)) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response()
+            // The detail (hosts, schemas) goes to the log, not to an unauthenticated caller.
+            tracing::warn!(error = %e, "readiness: store does not answer");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store does not answer").into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -643,7 +654,9 @@ fn notification_json(n: &stormwatch_store::Notification) -> Value {
                 "channel": d.channel,
                 "attempts": d.attempts,
                 "sent": d.sent_ms.map(time_ms),
-                "next_attempt": d.sent_ms.is_none().then(|| time_ms(d.next_ms)),
+                "next_attempt": (d.sent_ms.is_none() && d.next_ms != crate::notify::GAVE_UP)
+                    .then(|| time_ms(d.next_ms)),
+                "gave_up": d.sent_ms.is_none() && d.next_ms == crate::notify::GAVE_UP,
                 "last_error": d.last_error,
             })
         })

@@ -425,9 +425,8 @@ impl ServeConfig {
                 p.push(format!("tenants[{i}].id: {} is listed twice", t.id));
             }
             for (j, a) in t.admins.iter().enumerate() {
-                let ok = a
-                    .split_once('@')
-                    .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !a.contains(' '));
+                // The same parser the mailer uses, so a configured address is one it can send to.
+                let ok = a.parse::<lettre::Address>().is_ok() && a.contains('.');
                 if !ok {
                     p.push(format!(
                         "tenants[{i}].admins[{j}]: {a:?} is not an e-mail address"

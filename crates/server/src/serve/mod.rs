@@ -167,11 +167,13 @@ impl State {
         until_ms: i64,
     ) -> Result<Vec<(String, detect::Judged)>, StoreError> {
         let engine = self.engine();
+        // At most a buffer's worth of events a tenant: the newest of the window.
+        let retro_cap = u32::try_from(self.config.buffer_max_events).unwrap_or(u32::MAX);
         let mut out = Vec::new();
         for t in tenants {
             let stored: Vec<_> = self
                 .store
-                .events(t, since_ms, u32::MAX)?
+                .events(t, since_ms, retro_cap)?
                 .into_iter()
                 .filter(|e| e.time_ms < until_ms)
                 .collect();

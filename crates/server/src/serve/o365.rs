@@ -20,6 +20,10 @@
 //! failures**: 429 and 5xx answers are retried after `Retry-After` (seconds) or 1, 2, 4 … s
 //! (at most 60 s, at most 5 tries); a 401 renews the token once. A blob that still fails is left
 //! for the next poll (the cursor does not pass its window), and each failure is logged.
+//!
+//! The bearer token is sent only to `api_root`'s origin: a `NextPageUri` or `contentUri`
+//! elsewhere is refused. Answers are read up to 64 MiB; at most 10,000 listing pages are
+//! followed per window, and a page address seen before stops the listing.
 
 use super::api::Principal;
 use super::ingest::ingest;
@@ -86,6 +90,24 @@ pub struct Connector {
 }
 
 /// What one poll of one connector did.
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origin_is_scheme_host_and_port() {
+        assert_eq!(
+            origin("https://manage.office.com/api/v1.0/x?y"),
+            "https://manage.office.com"
+        );
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_ne!(
+            origin("https://manage.office.com.evil.example/x"),
+            "https://manage.office.com"
+        );
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Polled {
     pub blobs_listed: usize,
@@ -111,6 +133,22 @@ pub struct TenantPull {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// Largest answer read (a content blob is far smaller).
+const MAX_BODY: u64 = 64 << 20;
+/// Most listing pages followed for one window.
+const MAX_PAGES: usize = 10_000;
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &url[..url.len() - rest.len() + host_len]
+}
+
+/// At most 300 characters of a body, for a log line.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(300).collect()
+}
 const OVERLAP_MS: i64 = 600_000;
 
 fn api_time(ms: i64) -> String {
@@ -148,7 +186,7 @@ fn send(req: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<An
     let body = r
         .body_mut()
         .with_config()
-        .limit(512 << 20)
+        .limit(MAX_BODY)
         .read_to_vec()
         .map_err(|e| e.to_string())?;
     Ok(Answer {
@@ -215,6 +253,15 @@ impl Connector {
         url: &str,
     ) -> Result<Answer, String> {
         let url = self.with_publisher(url);
+        // Addresses come from the API's answers (NextPageUri, contentUri): the token goes only
+        // to the configured API's origin.
+        if !origin(&url).eq_ignore_ascii_case(origin(&self.config.api_root)) {
+            return Err(format!(
+                "refusing to send the token to {}: not the configured api_root {}",
+                origin(&url),
+                origin(&self.config.api_root)
+            ));
+        }
         let mut renewed = false;
         for attempt in 0..5u32 {
             let token = match &pull.token {
@@ -261,7 +308,7 @@ impl Connector {
                 let url = self.feed(&format!("subscriptions/start?contentType={ct}"));
                 let ans = self.call(a, pull, "POST", &url)?;
                 // AF20024: already enabled (a race with another client) is fine.
-                let text = String::from_utf8_lossy(&ans.body);
+                let text = excerpt(&ans.body);
                 if ans.status != 200 && !text.contains("AF20024") {
                     return Err(format!(
                         "subscriptions/start {ct}: HTTP {}: {text}",
@@ -298,7 +345,12 @@ impl Connector {
                 api_time(from),
                 api_time(to)
             )));
+            let mut seen = std::collections::HashSet::new();
             while let Some(u) = url.take() {
+                if seen.len() >= MAX_PAGES || !seen.insert(u.clone()) {
+                    let e = format!("{ct}: listing pages repeat or exceed {MAX_PAGES}; stopped");
+                    return (blobs, reached, Some(e));
+                }
                 match self.call(a, pull, "GET", &u) {
                     Ok(ans) if ans.status == 200 => {
                         let page: Vec<Value> =
@@ -318,7 +370,7 @@ impl Connector {
                             api_time(from),
                             api_time(to),
                             ans.status,
-                            String::from_utf8_lossy(&ans.body)
+                            excerpt(&ans.body)
                         );
                         return (blobs, reached, Some(e));
                     }

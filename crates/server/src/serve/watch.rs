@@ -92,7 +92,11 @@ impl Watcher {
             };
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && candidate(p))
+                // Regular files only: a link could bring in any file the service may read.
+                .filter(|p| {
+                    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file())
+                        && candidate(p)
+                })
                 .collect();
             files.sort();
             for path in files {
@@ -126,28 +130,33 @@ impl Watcher {
                 _ => return None,
             }
         }
-        let outcome = self.take(state, w, path, now.len);
+        let (outcome, settled) = self.take(state, w, path, now.len);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(
-            path.to_path_buf(),
-            Seen {
-                settled: true,
-                ..now
-            },
-        );
+        seen.insert(path.to_path_buf(), Seen { settled, ..now });
         Some(outcome)
     }
 
-    fn take(&self, state: &State, w: &WatchConfig, path: &Path, len: u64) -> Outcome {
+    /// Reads and ingests one file; whether the outcome is final for this content (a store or
+    /// read failure is not: the file is tried again at the next look).
+    fn take(&self, state: &State, w: &WatchConfig, path: &Path, len: u64) -> (Outcome, bool) {
         let p = path.to_path_buf();
         let max = state.config.watch_max_file_bytes;
         if len > max {
-            return Outcome::Refused(p, format!("{len} bytes, over watch_max_file_bytes ({max})"));
+            let why = format!("{len} bytes, over watch_max_file_bytes ({max})");
+            return (Outcome::Refused(p, why), true);
         }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return Outcome::Refused(p, e.to_string()),
-        };
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(path).and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
+        });
+        if let Err(e) = read {
+            let why = format!("{e} (tried again at the next look)");
+            return (Outcome::Refused(p, why), false);
+        }
+        if bytes.len() as u64 > max {
+            let why = format!("grew past watch_max_file_bytes ({max})");
+            return (Outcome::Refused(p, why), true);
+        }
         let key = format!("file:{}", sha256(&bytes));
         let who = Principal {
             key: ApiKey {
@@ -164,16 +173,24 @@ impl Watcher {
             },
         };
         match ingest(state, &who, bytes.into(), Some(&key)) {
-            Ok(v) if v.get("duplicate").is_some() => Outcome::Duplicate(p),
-            Ok(v) => Outcome::Taken(p, v["accepted"].as_u64().unwrap_or(0) as usize),
+            Ok(v) if v.get("duplicate").is_some() => (Outcome::Duplicate(p), true),
+            Ok(v) => {
+                let n = v["accepted"].as_u64().unwrap_or(0) as usize;
+                (Outcome::Taken(p, n), true)
+            }
             Err(IngestError::Malformed { rejected, count }) => {
                 // The reader names the body "body"; here it is the file.
                 let first = rejected.first().map_or(String::new(), |r| {
                     r.replacen("body", &path.display().to_string(), 1)
                 });
-                Outcome::Refused(p, format!("{count} malformed record(s), first: {first}"))
+                let why = format!("{count} malformed record(s), first: {first}");
+                (Outcome::Refused(p, why), true)
             }
-            Err(e) => Outcome::Refused(p, e.to_string()),
+            Err(IngestError::Store(e)) => {
+                let why = format!("store: {e} (tried again at the next look)");
+                (Outcome::Refused(p, why), false)
+            }
+            Err(e) => (Outcome::Refused(p, e.to_string()), true),
         }
     }
 }

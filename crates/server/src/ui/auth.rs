@@ -39,6 +39,8 @@ pub struct Session {
 }
 
 const MAX_FAILURES: usize = 5;
+/// Names with recent failures tracked before old entries are swept.
+const MAX_TRACKED: usize = 10_000;
 const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Why a sign-in failed.
@@ -57,6 +59,8 @@ pub struct Auth {
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
     session_ttl: Duration,
+    /// Held while a password is checked: one argon2 at a time.
+    verifying: Mutex<()>,
     /// A valid hash to verify against for unknown names, so timing does not tell them apart.
     decoy: String,
 }
@@ -78,11 +82,19 @@ impl Auth {
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             session_ttl: Duration::from_secs(session_hours.max(1) * 3600),
-            decoy: keys::hash_secret("stormwatch-decoy-password").unwrap_or_default(),
+            verifying: Mutex::new(()),
+            // Hashing fails only without OS randomness, when nothing else works either; an empty
+            // decoy would make unknown names answer faster.
+            decoy: keys::hash_secret("stormwatch-decoy-password")
+                .expect("argon2 hashing with OS randomness"),
         }
     }
 
     /// Checks a password (argon2: call off the async executor); a new session on success.
+    ///
+    /// The attempt is counted *before* the password is checked (and forgotten on success), so
+    /// parallel guesses cannot slip past the lock; checks run one at a time, so unauthenticated
+    /// sign-ins cannot occupy every core with argon2.
     pub fn login(
         &self,
         name: &str,
@@ -91,6 +103,12 @@ impl Auth {
     ) -> Result<(String, Session), LoginError> {
         {
             let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if f.len() >= MAX_TRACKED {
+                f.retain(|_, v| {
+                    v.iter()
+                        .any(|t| now.saturating_duration_since(*t) < LOCK_WINDOW)
+                });
+            }
             let list = f.entry(name.to_string()).or_default();
             list.retain(|t| now.saturating_duration_since(*t) < LOCK_WINDOW);
             if list.len() >= MAX_FAILURES {
@@ -99,13 +117,15 @@ impl Auth {
                     LOCK_WINDOW.saturating_sub(now.saturating_duration_since(oldest)),
                 ));
             }
+            list.push(now);
         }
         let user = self.users.get(name);
-        let hash = user.map_or(self.decoy.as_str(), |u| u.hash.as_str());
-        let ok = keys::verify_secret(password, hash) && user.is_some();
+        let ok = {
+            let _one = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+            let hash = user.map_or(self.decoy.as_str(), |u| u.hash.as_str());
+            keys::verify_secret(password, hash) && user.is_some()
+        };
         let Some(user) = user.filter(|_| ok) else {
-            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            f.entry(name.to_string()).or_default().push(now);
             return Err(LoginError::Wrong);
         };
         self.failures

@@ -49,6 +49,19 @@ pub fn csrf_field(s: &Session) -> String {
     )
 }
 
+/// Percent-encodes a path segment or query value (unreserved characters pass).
+pub fn url_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A level badge (text and colour; the text carries the meaning).
 pub fn level(name: &str) -> String {
     format!("<span class=\"lvl lvl-{}\">{}</span>", esc(name), esc(name))
@@ -79,10 +92,37 @@ pub fn table(caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Chart data for `app.js`: a JSON block it reads by id (never executed).
 pub fn chart_data(id: &str, data: &serde_json::Value) -> String {
-    // `</` inside the JSON would end the script element early.
-    let json = data.to_string().replace("</", "<\\/");
+    // `<`, `>`, `&` as JSON escapes: no text in the block can end or confuse the element.
+    let json = data
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
     format!(
         "<script type=\"application/json\" id=\"{}\">{json}</script>",
         esc(id)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_json_cannot_close_or_confuse_its_script_element() {
+        let v = serde_json::json!({"labels": ["</script><script>alert(1)</script>", "<!--<script", "a&b"]});
+        let out = chart_data("x", &v);
+        let inner = &out[out.find('>').unwrap() + 1..out.rfind("</script>").unwrap()];
+        assert!(
+            !inner.contains('<') && !inner.contains('>') && !inner.contains('&'),
+            "{out}"
+        );
+        let back: serde_json::Value = serde_json::from_str(inner).unwrap();
+        assert_eq!(back, v, "the data survives");
+    }
+
+    #[test]
+    fn url_parts_are_encoded() {
+        assert_eq!(url_part("a b/c?d#e%@x.y"), "a%20b%2Fc%3Fd%23e%25@x.y");
+    }
 }

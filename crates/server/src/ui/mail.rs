@@ -108,3 +108,26 @@ pub fn timeline(
         "incident": hit.iter().map(|r| point(r)).collect::<Vec<_>>(),
     })
 }
+
+/// The stored records (normalized) whose record id is in `ids`, from `since_ms`, at most `max`.
+pub fn records(
+    state: &State,
+    tenant: &str,
+    since_ms: i64,
+    ids: &HashSet<String>,
+    max: usize,
+) -> Result<Vec<Value>, StoreError> {
+    let stored: Vec<_> = state
+        .store
+        .events(tenant, since_ms, MAX_EVENTS)?
+        .into_iter()
+        .filter(|e| ids.iter().any(|id| e.record.contains(id.as_str())))
+        .collect();
+    let (events, _) = ingest::events_of(&stored, tenant);
+    Ok(events
+        .into_iter()
+        .filter(|e| e.core.record_id.as_ref().is_some_and(|id| ids.contains(id)))
+        .take(max)
+        .map(|e| e.record)
+        .collect())
+}

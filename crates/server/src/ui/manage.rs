@@ -174,6 +174,8 @@ pub async fn upload(
         return Ok(Redirect::to("/ui/rules").into_response());
     }
     let text = f.text.unwrap_or_default();
+    crate::serve::admin::check_name(&f.name)
+        .map_err(|_| Ui::Bad("Name: 1 to 100 of A-Z a-z 0-9 . _ -".into()))?;
     if let Err(problems) = validate(kind, &f.name, &text) {
         return Err(Ui::Bad(format!("Nothing stored: {}", problems.join("; "))));
     }
@@ -327,7 +329,7 @@ pub async fn create_key(
     let v = signed_in(&state, &headers)?;
     form_csrf(&v, &f.csrf)?;
     v.operator()?;
-    if !state.tenants.contains(&f.tenant) || f.name.trim().is_empty() {
+    if !state.tenants.contains(&f.tenant) || f.name.trim().is_empty() || f.name.len() > 100 {
         return Err(Ui::Bad("Give a name and a configured tenant.".into()));
     }
     let full = new_key(&f.name).map_err(|_| Ui::Internal)?;

@@ -10,7 +10,7 @@
 //! Security headers on every `/ui` answer: a Content-Security-Policy without inline script or
 //! style (`default-src 'self'`, `frame-ancestors 'none'`, `form-action 'self'`,
 //! `base-uri 'none'`), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
-//! `Referrer-Policy: no-referrer`, and `Cache-Control: no-store` on pages.
+//! `Referrer-Policy: same-origin`, and `Cache-Control: no-store` on pages.
 
 pub mod auth;
 pub mod html;
@@ -170,7 +170,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !asset {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -219,10 +219,29 @@ struct LoginForm {
     password: String,
 }
 
+/// Whether a browser's `Origin` (when sent) is this site: sign-in forms posted from elsewhere
+/// (login CSRF) are refused.
+fn same_site_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, h)| h.eq_ignore_ascii_case(host))
+}
+
 async fn login(
     AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
+    if !same_site_origin(&headers) {
+        return Ui::Forbidden.into_response();
+    }
     let st = Arc::clone(&state);
     let out =
         tokio::task::spawn_blocking(move || st.ui_auth.login(&f.user, &f.password, Instant::now()))
@@ -288,4 +307,31 @@ async fn logout(
         HeaderValue::from_static("sw_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
     );
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_posts_from_another_origin_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8480"));
+        assert!(
+            same_site_origin(&h),
+            "no Origin: not a cross-site browser post"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8480"),
+        );
+        assert!(same_site_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_site_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_site_origin(&h));
+    }
 }

@@ -2,7 +2,7 @@
 //! its mail-access timeline, and the incident actions (acknowledge, resolve, false positive,
 //! assign, comment).
 
-use super::html::{chart_data, csrf_field, esc, level, page, table};
+use super::html::{chart_data, csrf_field, esc, level, page, table, url_part};
 use super::mail::{self, Read};
 use super::{form_csrf, signed_in, Ui, UiResult};
 use crate::serve::api::{blocking, incident_json, ApiError};
@@ -100,7 +100,7 @@ pub async fn overview(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
             let apps = rows(mail::top(&reads, |r: &Read| r.app.as_str(), 8), &|k| esc(&app_label(k)));
             let ips = rows(mail::top(&reads, |r: &Read| r.ip.as_str(), 8), &|k| esc(k));
             let boxes = rows(mail::top(&reads, |r: &Read| r.mailbox.as_str(), 8), &|k| {
-                format!("<a href=\"/ui/mailboxes/{}?tenant={}\">{}</a>", esc(k), esc(&id), esc(k))
+                format!("<a href=\"/ui/mailboxes/{}?tenant={}\">{}</a>", url_part(k), url_part(&id), esc(k))
             });
             out += "<div class=\"grid\">";
             out += &table("Top apps reading mail", &["App", "Reads"], &apps);
@@ -186,11 +186,21 @@ pub async fn incidents(
     Ok(Html(page("Incidents", Some(&s.session), &body)).into_response())
 }
 
+/// The source record ids of detections.
+fn event_ids(dets: &[Value]) -> HashSet<String> {
+    dets.iter()
+        .flat_map(|d| d["event_ids"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x.as_str().map(String::from))
+        .collect()
+}
+
 /// What the incident page shows, read in one blocking call.
 struct IncidentView {
     inc: stormwatch_store::Incident,
     dets: Vec<Value>,
     reads: Vec<Read>,
+    /// The incident's own records, normalized, as stored (at most 50).
+    raw: Vec<Value>,
     comments: Vec<stormwatch_store::Comment>,
     audit: Vec<stormwatch_store::AuditEntry>,
 }
@@ -226,9 +236,12 @@ pub async fn incident(
                 .into_iter()
                 .filter(|r| r.time_ms <= inc.last_ms.saturating_add(86_400_000))
                 .collect();
+            let ids = event_ids(&dets);
+            let raw = mail::records(&st, &inc.tenant, since, &ids, 50)?;
             let comments = st.store.comments(&scope, id)?;
             let audit = st.store.audit_trail(&scope, id)?;
             Ok(Some(IncidentView {
+                raw,
                 inc,
                 dets,
                 reads,
@@ -241,6 +254,7 @@ pub async fn incident(
     .map_err(Ui::from)?
     .map_err(|e| Ui::from(ApiError::internal(e)))?;
     let Some(IncidentView {
+        raw,
         inc,
         dets,
         reads,
@@ -251,11 +265,7 @@ pub async fn incident(
         return Err(Ui::NotFound);
     };
     let v = incident_json(&inc);
-    let ids: HashSet<String> = dets
-        .iter()
-        .flat_map(|d| d["event_ids"].as_array().cloned().unwrap_or_default())
-        .filter_map(|x| x.as_str().map(String::from))
-        .collect();
+    let ids = event_ids(&dets);
     let mut body = format!(
         "<dl class=\"facts\"><dt>Status</dt><dd id=\"status\">{}</dd><dt>Level</dt><dd>{}</dd>\
          <dt>Tenant</dt><dd>{}</dd><dt>Actor</dt><dd>{}</dd><dt>Rule</dt><dd>{}</dd>\
@@ -307,8 +317,8 @@ pub async fn incident(
                 match d["user"].as_str() {
                     Some(u) => format!(
                         "<a href=\"/ui/mailboxes/{}?tenant={}\">{}</a>",
-                        esc(u),
-                        esc(&inc.tenant),
+                        url_part(u),
+                        url_part(&inc.tenant),
                         esc(u)
                     ),
                     None => "—".into(),
@@ -326,7 +336,7 @@ pub async fn incident(
         &["Time", "Level", "Rule", "Mailbox", "Summary", "Evidence"],
         &det_rows,
     );
-    let raw: Vec<Vec<String>> = reads
+    let read_rows: Vec<Vec<String>> = reads
         .iter()
         .filter(|r| ids.contains(&r.record_id))
         .take(200)
@@ -343,8 +353,21 @@ pub async fn incident(
     body += &table(
         "Records of this incident (first 200)",
         &["Time", "Mailbox", "App", "Address", "Record id"],
-        &raw,
+        &read_rows,
     );
+    body += "<section aria-labelledby=\"raw\"><h2 id=\"raw\">Raw records</h2>";
+    for r in &raw {
+        let rid = r.get("Id").and_then(Value::as_str).unwrap_or("record");
+        body += &format!(
+            "<details><summary><code>{}</code></summary><pre>{}</pre></details>",
+            esc(rid),
+            esc(&serde_json::to_string_pretty(r).unwrap_or_default())
+        );
+    }
+    if raw.is_empty() {
+        body += "<p class=\"note\">No stored record of this incident is left in the detection window.</p>";
+    }
+    body += "</section>";
     let c_rows: Vec<Vec<String>> = comments
         .iter()
         .map(|c| vec![esc(&when(c.at_ms)), esc(&c.author), esc(&c.text)])
@@ -405,6 +428,9 @@ pub async fn act(
             }
             "assignee" => {
                 let a = f.assignee.filter(|x| !x.trim().is_empty());
+                if a.as_ref().is_some_and(|x| x.len() > 200) {
+                    return Err("assignee: at most 200 characters".into());
+                }
                 store
                     .assign(&scope, id, a.as_deref(), &by, now)
                     .map(|x| x.map(|_| ()))

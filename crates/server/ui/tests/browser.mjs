@@ -103,6 +103,7 @@ try {
       Chart.getChart(document.getElementById("timeline")).data.datasets.map((d) => d.data.length));
     expect(sizes.length === 2 && sizes[1] > 0, `incident points: ${sizes}`);
     expect(sizes[0] > 0, `no other reads drawn: ${sizes}`);
+    expect(await page.locator("#raw ~ details").count() > 0, "no raw records");
     const box = await page.locator("#timeline").boundingBox();
     expect(box && box.width > 300 && box.height > 100, `canvas ${JSON.stringify(box)}`);
     await page.screenshot({ path: `${SHOTS}/incident.png`, fullPage: true });

@@ -78,6 +78,15 @@ impl Outbox for PgStore {
         self.select_notifications(false, None, None, limit, false)
     }
 
+    fn pending_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .lock()
+            .query_one(outbox::PENDING_COUNT, &[])
+            .map_err(db)?
+            .get(0);
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     fn record_attempt(
         &self,
         id: i64,

@@ -82,6 +82,14 @@ impl Outbox for SqliteStore {
         self.select_notifications(false, None, None, limit, false)
     }
 
+    fn pending_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .lock()
+            .query_row(outbox::PENDING_COUNT, [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     fn record_attempt(
         &self,
         id: i64,
