@@ -142,6 +142,7 @@ pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<
     let key = match state.key_cache.get(&bearer) {
         Some(k) => k,
         None => {
+            let generation = state.key_cache.generation();
             let store = Arc::clone(&state.store);
             let presented = bearer.clone();
             let found = blocking(move || keys::authenticate(store.as_ref(), &presented))
@@ -154,7 +155,7 @@ pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<
                     "unknown or wrong API key",
                 ));
             };
-            state.key_cache.put(&bearer, &k);
+            state.key_cache.put(generation, &bearer, &k);
             k
         }
     };

@@ -188,6 +188,9 @@ impl Metrics {
 #[derive(Debug, Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<[u8; 32], (ApiKey, Instant)>>,
+    /// Bumped by [`KeyCache::clear`]: a verification that began before a revocation does not
+    /// put its (possibly revoked) key back afterwards.
+    generation: AtomicU64,
 }
 
 const KEY_TTL: Duration = Duration::from_secs(300);
@@ -211,15 +214,23 @@ impl KeyCache {
 
     /// Forgets every key (after a key was deleted).
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut m = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Relaxed);
+        m.clear();
     }
 
-    /// Remembers a verified key (the cache is emptied when full).
-    pub fn put(&self, bearer: &str, key: &ApiKey) {
+    /// The generation to pass to [`KeyCache::put`]: read it before verifying a key.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Remembers a verified key (the cache is emptied when full), unless the cache was cleared
+    /// since `generation` was read.
+    pub fn put(&self, generation: u64, bearer: &str, key: &ApiKey) {
         let mut m = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Relaxed) != generation {
+            return;
+        }
         if m.len() >= KEY_CACHE_MAX {
             m.clear();
         }
@@ -304,8 +315,13 @@ mod tests {
             hash: String::new(),
             created_ms: 0,
         };
-        c.put("sw_a_secret", &k);
-        assert_eq!(c.get("sw_a_secret"), Some(k));
+        c.put(c.generation(), "sw_a_secret", &k);
+        assert_eq!(c.get("sw_a_secret"), Some(k.clone()));
         assert_eq!(c.get("sw_a_other"), None);
+        // A verification that straddles a revocation does not re-add its key.
+        let before = c.generation();
+        c.clear();
+        c.put(before, "sw_a_secret", &k);
+        assert_eq!(c.get("sw_a_secret"), None);
     }
 }
