@@ -386,7 +386,18 @@ pub trait Store: Outbox + Catalog + Send + Sync {
     ) -> Result<bool>;
 
     /// A tenant's newest `limit` events at or after `since_ms`, oldest first.
-    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        self.events_in(tenant, since_ms, i64::MAX, limit)
+    }
+
+    /// A tenant's newest `limit` events in `[since_ms, until_ms)`, oldest first.
+    fn events_in(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>>;
 
     /// Forgets a tenant's events before `before_ms`; how many.
     fn prune_events(&self, tenant: &str, before_ms: i64) -> Result<u64>;

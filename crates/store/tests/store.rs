@@ -101,7 +101,7 @@ impl Store for Scratch {
         put_batch(&self, b: &Batch) -> stormwatch_store::Result<bool>;
         batch(&self, t: &str, k: &str) -> stormwatch_store::Result<Option<Batch>>;
         put_events(&self, e: &[(String, Vec<StoredEvent>)], b: Option<&Batch>) -> stormwatch_store::Result<bool>;
-        events(&self, t: &str, since: i64, limit: u32) -> stormwatch_store::Result<Vec<StoredEvent>>;
+        events_in(&self, t: &str, since: i64, until: i64, limit: u32) -> stormwatch_store::Result<Vec<StoredEvent>>;
         prune_events(&self, t: &str, before: i64) -> stormwatch_store::Result<u64>;
     }
 }
@@ -477,6 +477,11 @@ fn events_are_kept_with_their_batch_once_and_pruned() {
         assert_eq!(times(A, 2, 100), [2, 3], "{name}");
         assert_eq!(times(B, i64::MIN, 100), [5, 5], "{name}");
         assert_eq!(s.events(A, 0, 1).unwrap()[0].record, "{\"t\":3}");
+        let early = s.events_in(A, 0, 3, 10).unwrap();
+        assert!(
+            early.iter().all(|e| e.time_ms < 3) && !early.is_empty(),
+            "until is exclusive"
+        );
         assert_eq!(s.prune_events(A, 3).unwrap(), 2, "{name}");
         assert_eq!(times(A, i64::MIN, 100), [3], "{name}");
         assert_eq!(

@@ -451,9 +451,6 @@ async fn delete_key(
     }
 }
 
-/// Most stored events one events call reads.
-const MAX_EVENTS_READ: u32 = 200_000;
-
 #[derive(Deserialize)]
 struct EventParams {
     tenant: Option<String>,
@@ -490,15 +487,13 @@ async fn events(
         .unwrap_or(i64::MAX);
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let st = Arc::clone(&state);
-    // The newest events from `since` (bounded), then the window's end and the limit.
-    let stored = blocking(move || st.store.events(&tenant, since, MAX_EVENTS_READ))
+    // The newest `limit` events of the window, in SQL.
+    let stored = blocking(move || st.store.events_in(&tenant, since, until, limit))
         .await?
         .map_err(ApiError::internal)?;
     let list: Vec<Value> = stored
         .iter()
         .rev()
-        .filter(|e| e.time_ms < until)
-        .take(limit as usize)
         .map(|e| {
             json!({"time": time_ms(e.time_ms), "record": serde_json::from_str::<Value>(&e.record).unwrap_or(Value::Null)})
         })

@@ -171,12 +171,7 @@ impl State {
         let retro_cap = u32::try_from(self.config.buffer_max_events).unwrap_or(u32::MAX);
         let mut out = Vec::new();
         for t in tenants {
-            let stored: Vec<_> = self
-                .store
-                .events(t, since_ms, retro_cap)?
-                .into_iter()
-                .filter(|e| e.time_ms < until_ms)
-                .collect();
+            let stored = self.store.events_in(t, since_ms, until_ms, retro_cap)?;
             let (mut events, _) = ingest::events_of(&stored, t);
             events.sort_by_key(|e| e.core.time);
             let (j, _notes) = engine.judge(t, &events, self.store.as_ref(), now_ms())?;

@@ -670,13 +670,19 @@ impl Store for PgStore {
         Ok(true)
     }
 
-    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+    fn events_in(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
         let rows = self
             .lock()
             .query(
                 "SELECT time_ms, record FROM events WHERE tenant = $1 AND time_ms >= $2 \
-                 ORDER BY time_ms DESC, id DESC LIMIT $3",
-                &[&tenant, &since_ms, &i64::from(limit)],
+                 AND time_ms < $4 ORDER BY time_ms DESC, id DESC LIMIT $3",
+                &[&tenant, &since_ms, &i64::from(limit), &until_ms],
             )
             .map_err(db)?;
         let mut v: Vec<StoredEvent> = rows

@@ -597,16 +597,22 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    fn events(&self, tenant: &str, since_ms: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+    fn events_in(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
         let c = self.lock();
         let mut stmt = c
             .prepare_cached(
                 "SELECT time_ms, record FROM events WHERE tenant = ?1 AND time_ms >= ?2 \
-                 ORDER BY time_ms DESC, id DESC LIMIT ?3",
+                 AND time_ms < ?4 ORDER BY time_ms DESC, id DESC LIMIT ?3",
             )
             .map_err(db)?;
         let rows = stmt
-            .query_map(params![tenant, since_ms, limit], |r| {
+            .query_map(params![tenant, since_ms, limit, until_ms], |r| {
                 Ok(StoredEvent {
                     time_ms: r.get(0)?,
                     record: r.get(1)?,
