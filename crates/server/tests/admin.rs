@@ -289,6 +289,9 @@ fn keys_tenants_events_settings_comments_and_assignment_respect_roles() {
     assert!(ev
         .iter()
         .all(|e| e["record"].to_string().contains(a.as_str())));
+    let until = "/api/v1/events?until=2000-01-01T00:00:00Z";
+    let (_, early) = app.call("GET", until, Some(KEY_A), "");
+    assert_eq!(early["events"], json!([]), "until bounds the window");
     let (_, other) = app.call(
         "GET",
         &format!("/api/v1/events?tenant={b}"),
