@@ -41,6 +41,16 @@ async function signIn(page, user, pass) {
   await page.waitForURL(`${BASE}/ui/`);
 }
 
+// Clicks a button that posts a form on the incident page and waits until the page it redirects
+// back to has loaded (the URL stays the same, so waiting for it would not wait at all).
+async function submitOnIncident(page, name) {
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "GET" && r.url().endsWith(`/ui/incidents/${INCIDENT}`)),
+    page.getByRole("button", { name }).click(),
+  ]);
+  await page.waitForLoadState("load");
+}
+
 async function signOut(page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(`${BASE}/ui/login`);
@@ -111,8 +121,7 @@ try {
 
   await check("acknowledging persists across a reload", async () => {
     expect((await page.locator("#status").textContent()) === "new", "not new before");
-    await page.getByRole("button", { name: "Acknowledge" }).click();
-    await page.waitForURL(`${BASE}/ui/incidents/${INCIDENT}`);
+    await submitOnIncident(page, "Acknowledge");
     await page.reload();
     const status = await page.locator("#status").textContent();
     expect(status === "acknowledged", `status after reload: ${status}`);
@@ -121,10 +130,12 @@ try {
 
   await check("assigning and commenting are kept", async () => {
     await page.getByLabel("Assignee").fill("alice");
-    await page.getByRole("button", { name: "Assign" }).click();
+    await submitOnIncident(page, "Assign");
     await page.getByLabel("Comment").fill("Reads from the published proxy addresses; resetting tokens.");
-    await page.getByRole("button", { name: "Add comment" }).click();
+    await submitOnIncident(page, "Add comment");
     await page.reload();
+    const assignee = await page.getByLabel("Assignee").inputValue();
+    expect(assignee === "alice", `assignee after reload: ${assignee}`);
     await page.getByRole("cell", { name: "Reads from the published proxy addresses; resetting tokens." }).waitFor();
   });
 
