@@ -29,12 +29,16 @@ pub fn parse(key: &str) -> Option<(&str, &str)> {
     (id_ok && secret_ok).then_some((id, secret))
 }
 
-/// A fresh key for `id`: 32 random bytes, hex.
-pub fn generate(id: &str) -> Result<String> {
+/// 32 random bytes from the operating system, hex (64 characters).
+pub fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| StoreError::Hash(e.to_string()))?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("sw_{id}_{secret}"))
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A fresh key for `id`: 32 random bytes, hex.
+pub fn generate(id: &str) -> Result<String> {
+    Ok(format!("sw_{id}_{}", random_hex()?))
 }
 
 /// The argon2id PHC hash of a secret, with a random salt.

@@ -73,6 +73,16 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// What a caller of this role may see: an operator every tenant, a tenant admin its own
+    /// (one without a tenant sees nothing).
+    pub fn for_role(role: Role, tenant: Option<&str>) -> Scope {
+        match (role, tenant) {
+            (Role::Operator, _) => Scope::All,
+            (Role::TenantAdmin, Some(t)) => Scope::Tenant(t.to_string()),
+            (Role::TenantAdmin, None) => Scope::Tenant(String::new()),
+        }
+    }
+
     /// The tenant this scope is limited to, if any.
     pub fn tenant(&self) -> Option<&str> {
         match self {

@@ -168,10 +168,7 @@ pub fn validate(
                 return None;
             }
         };
-        if s.address
-            .rsplit_once(':')
-            .is_none_or(|(h, port)| h.is_empty() || port.parse::<u16>().is_err())
-        {
+        if host_port(&s.address).is_none() {
             p.push(format!(
                 "notify.syslog.address: {:?} is not HOST:PORT",
                 s.address
@@ -190,6 +187,13 @@ pub fn validate(
     }
 }
 
+/// `HOST:PORT` (an IPv6 host in brackets) as host and port.
+fn host_port(s: &str) -> Option<(&str, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_matches(['[', ']']);
+    (!host.is_empty()).then_some((host, port.parse().ok()?))
+}
+
 fn email(
     e: &RawEmail,
     env: &dyn Fn(&str) -> Option<String>,
@@ -206,12 +210,7 @@ fn email(
             return None;
         }
     };
-    let Some((host, port)) = e
-        .smtp
-        .rsplit_once(':')
-        .and_then(|(h, port)| Some((h.trim_matches(['[', ']']), port.parse::<u16>().ok()?)))
-        .filter(|(h, _)| !h.is_empty())
-    else {
+    let Some((host, port)) = host_port(&e.smtp) else {
         p.push(format!("notify.email.smtp: {:?} is not HOST:PORT", e.smtp));
         return None;
     };

@@ -6,9 +6,6 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 use stormwatch_store::Notification;
 
-/// Severity names by store level (`0..=4`).
-pub const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
-
 /// The facts of one notification, channel-neutral.
 #[derive(Debug, Clone)]
 pub struct Brief {
@@ -85,7 +82,7 @@ impl Brief {
     }
 
     pub fn level_name(&self) -> &'static str {
-        LEVELS[usize::from(self.level)]
+        crate::serve::api::level_name(self.level)
     }
 
     pub fn escalated(&self) -> bool {

@@ -25,7 +25,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use stormwatch_engine::detect::ioc;
 use stormwatch_sigma::{Config as SigmaConfig, RuleSet};
-use stormwatch_store::{catalog, keys, ApiKey, CatalogItem, Role, Scope};
+use stormwatch_store::{catalog, ApiKey, CatalogItem, Role};
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -168,12 +168,9 @@ async fn put_item(
         created_ms: super::now_ms(),
     };
     let st = Arc::clone(&state);
-    let warnings = blocking(move || {
-        st.store.put_item(&item)?;
-        st.reload_engine()
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let warnings = blocking(move || st.put_upload(&item))
+        .await?
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "stored": true,
         "loaded": count,
@@ -217,15 +214,9 @@ async fn delete_item(
     let who = authenticate(&state, &headers).await?;
     operator(&who)?;
     let st = Arc::clone(&state);
-    let gone = blocking(move || -> stormwatch_store::Result<bool> {
-        let gone = st.store.delete_item(kind, &name)?;
-        if gone {
-            st.reload_engine()?;
-        }
-        Ok(gone)
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let gone = blocking(move || st.remove_upload(kind, &name))
+        .await?
+        .map_err(ApiError::internal)?;
     if gone {
         Ok(Json(json!({"deleted": true})))
     } else {
@@ -259,18 +250,6 @@ struct RetroHunt {
     tenant: Option<String>,
 }
 
-/// The configured tenants a scope (narrowed by `tenant`) covers.
-fn tenants_in(state: &State, scope: &Scope) -> Vec<String> {
-    let mut v: Vec<String> = state
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.as_str()))
-        .cloned()
-        .collect();
-    v.sort();
-    v
-}
-
 #[utoipa::path(post, path = "/api/v1/retro-hunt", tag = "rules and feeds", security(("api_key" = [])),
     request_body(description = "{since, until?, tenant?} (RFC 3339)", content_type = "application/json"),
     responses((status = 200, description = "Per tenant: events, detections, new_detections, new_incidents", body = Object)))]
@@ -292,7 +271,7 @@ async fn retro_hunt(
         .map(parse_time)
         .transpose()?
         .unwrap_or(i64::MAX);
-    let tenants = tenants_in(&state, &narrow(who.scope(), r.tenant));
+    let tenants = state.tenant_ids_in(&narrow(who.scope(), r.tenant));
     let st = Arc::clone(&state);
     let judged = blocking(move || st.retro_hunt(&tenants, since, until))
         .await?
@@ -318,10 +297,7 @@ async fn tenants(
     let who = authenticate(&state, &headers).await?;
     let scope = who.scope();
     let list: Vec<Value> = state
-        .config
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.id))
+        .tenants_in(&scope)
         .map(|t| json!({"id": t.id, "name": t.name, "admins": t.admins, "buffered_events": state.buffers.len(&t.id)}))
         .collect();
     Ok(Json(json!({"tenants": list})))
@@ -386,48 +362,14 @@ async fn create_key(
     if k.name.trim().is_empty() || k.name.len() > 100 {
         return Err(bad("name: 1 to 100 characters"));
     }
-    let full = new_key(&k.name).map_err(ApiError::internal)?;
-    let (id, secret) = keys::parse(&full)
-        .map(|(i, s)| (i.to_string(), s.to_string()))
-        .ok_or_else(|| ApiError::internal("generated key does not parse"))?;
-    let key = ApiKey {
-        id: id.clone(),
-        name: k.name,
-        role,
-        tenant: k.tenant,
-        hash: keys::hash_secret(&secret).map_err(ApiError::internal)?,
-        created_ms: super::now_ms(),
-    };
     let st = Arc::clone(&state);
-    let stored = key.clone();
-    blocking(move || st.store.put_api_key(&stored))
+    let (key, full) = blocking(move || st.issue_key(&k.name, role, k.tenant))
         .await?
         .map_err(ApiError::internal)?;
     let mut v = key_json(&key);
     v["key"] = json!(full);
     v["note"] = json!("the key is shown once; only its hash is stored");
     Ok((StatusCode::CREATED, Json(v)))
-}
-
-/// A fresh key whose id is the name's slug and a random suffix (`soc-ingest-3f9a0c1e`).
-pub(crate) fn new_key(name: &str) -> stormwatch_store::Result<String> {
-    let slug: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect::<String>()
-        .trim_matches('-')
-        .chars()
-        .take(20)
-        .collect();
-    let slug = if slug.is_empty() {
-        "key".to_string()
-    } else {
-        slug.trim_end_matches('-').to_string()
-    };
-    let random = keys::generate("x")?;
-    let suffix = &random[random.len() - 8..];
-    keys::generate(&format!("{slug}-{suffix}"))
 }
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", security(("api_key" = [])), params(("id" = String, Path, description = "key id")), responses((status = 200, description = "Revoked at once", body = Object), (status = 404, description = "No such key", body = Object)))]
@@ -439,11 +381,9 @@ async fn delete_key(
     let who = authenticate(&state, &headers).await?;
     operator(&who)?;
     let st = Arc::clone(&state);
-    let gone = blocking(move || st.store.delete_api_key(&id))
+    let gone = blocking(move || st.revoke_key(&id))
         .await?
         .map_err(ApiError::internal)?;
-    // A deleted key must stop working now, not when its cache entry expires.
-    state.key_cache.clear();
     if gone {
         Ok(Json(json!({"deleted": true})))
     } else {
@@ -510,15 +450,12 @@ async fn notification_settings(
     let scope = who.scope();
     let n = &state.config.notify;
     let admins: serde_json::Map<String, Value> = state
-        .config
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.id))
+        .tenants_in(&scope)
         .map(|t| (t.id.clone(), json!(t.admins)))
         .collect();
     Ok(Json(json!({
         "channels": state.notifier.channel_names(),
-        "min_level": n.min_level.map(|l| super::config::LEVELS[usize::from(l)]),
+        "min_level": n.min_level.map(super::api::level_name),
         "public_url": n.public_url,
         "admins": admins,
     })))

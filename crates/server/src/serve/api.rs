@@ -97,13 +97,23 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn scope(&self) -> Scope {
-        match (&self.key.role, &self.key.tenant) {
-            (Role::Operator, _) => Scope::All,
-            (Role::TenantAdmin, Some(t)) => Scope::Tenant(t.clone()),
-            // A tenant-admin key without a tenant sees nothing.
-            (Role::TenantAdmin, None) => Scope::Tenant(String::new()),
+    /// A caller acting for the service itself (a watched directory, a connector) or for a
+    /// signed-in browser: the key it acts as holds no secret.
+    pub fn acting_as(id: String, name: String, role: Role, tenant: Option<String>) -> Principal {
+        Principal {
+            key: ApiKey {
+                id,
+                name,
+                role,
+                tenant,
+                hash: String::new(),
+                created_ms: 0,
+            },
         }
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope::for_role(self.key.role, self.key.tenant.as_deref())
     }
 
     /// How the caller appears in the audit trail.
@@ -123,7 +133,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// Checks the bearer key (argon2, off the executor).
 pub async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> ApiResult<Principal> {
     if !headers.contains_key(axum::http::header::AUTHORIZATION) {
-        if let Some(p) = session_principal(state, headers)? {
+        if let Some(p) = session_principal(state, headers) {
             limit(state, &p.key.id)?;
             return Ok(p);
         }
@@ -181,29 +191,23 @@ fn limit(state: &State, id: &str) -> ApiResult<()> {
 
 /// A signed-in browser calling the API with its session cookie. A state-changing call must
 /// also present the session's CSRF token in `X-CSRF-Token`.
-fn session_principal(state: &State, headers: &HeaderMap) -> ApiResult<Option<Principal>> {
-    let Some(token) = crate::ui::cookie_token(headers) else {
-        return Ok(None);
-    };
-    let Some(s) = state.ui_auth.session(&token, std::time::Instant::now()) else {
-        return Ok(None);
-    };
-    Ok(Some(Principal {
-        key: ApiKey {
-            id: format!("user:{}", s.user),
-            name: s.user.clone(),
-            role: s.role,
-            tenant: s.tenant.clone(),
-            hash: String::new(),
-            created_ms: 0,
-        },
-    }))
+fn session_principal(state: &State, headers: &HeaderMap) -> Option<Principal> {
+    let token = crate::ui::cookie_token(headers)?;
+    let s = state.ui_auth.session(&token, std::time::Instant::now())?;
+    Some(Principal::acting_as(
+        format!("user:{}", s.user),
+        s.user,
+        s.role,
+        s.tenant,
+    ))
 }
 
-const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
-
-fn level_name(l: u8) -> &'static str {
-    LEVELS.get(usize::from(l)).copied().unwrap_or("critical")
+/// A level's name (store levels are `0..=4`; anything above is critical).
+pub(crate) fn level_name(l: u8) -> &'static str {
+    super::config::LEVELS
+        .get(usize::from(l))
+        .copied()
+        .unwrap_or("critical")
 }
 
 pub(crate) fn time_ms(ms: i64) -> Value {
@@ -612,13 +616,16 @@ async fn list_detections(
     let mut q = DetectionQuery::new(narrow(who.scope(), p.tenant));
     q.rule_id = p.rule;
     if let Some(l) = p.min_level {
-        let n = LEVELS
+        let n = super::config::LEVELS
             .iter()
             .position(|x| x.eq_ignore_ascii_case(&l))
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    format!("min_level {l:?}: one of {}", LEVELS.join(", ")),
+                    format!(
+                        "min_level {l:?}: one of {}",
+                        super::config::LEVELS.join(", ")
+                    ),
                 )
             })?;
         q.min_level = Some(n as u8);

@@ -59,11 +59,6 @@ pub struct Judged {
 }
 
 impl Engine {
-    /// The configuration's rules and feeds only (see [`Engine::build`]).
-    pub fn from_config(c: &ServeConfig) -> (Engine, Vec<String>) {
-        Self::build(c, &[], &[])
-    }
-
     /// Builds the judge from the configuration (`rules`, `ioc_feeds`) plus rules and feeds
     /// uploaded through the API (named `api:rules/NAME`, `api:feeds/NAME` in messages); load
     /// problems come back as warnings, the rest loads. The built-in `storm-0558` feed is

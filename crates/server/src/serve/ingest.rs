@@ -214,7 +214,10 @@ pub fn restore(state: &State) -> Result<Vec<(String, usize, usize)>, StoreError>
 }
 
 /// Stored records read back as a tenant's events, and how many no longer read.
-pub fn events_of(stored: &[StoredEvent], tenant: &str) -> (Vec<Event>, usize) {
+pub fn events_of<'a>(
+    stored: impl IntoIterator<Item = &'a StoredEvent>,
+    tenant: &str,
+) -> (Vec<Event>, usize) {
     let mut text = String::new();
     for e in stored {
         text.push_str(&e.record);

@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod changes;
 pub mod config;
 pub mod detect;
 pub mod ingest;
@@ -85,11 +86,7 @@ impl State {
             None => Arc::new(SqliteStore::open_dir(&config.data_dir)?),
         };
         install_keys(store.as_ref(), &config)?;
-        let (engine, mut warnings) = Engine::build(
-            &config,
-            &store.items(catalog::RULE)?,
-            &store.items(catalog::FEED)?,
-        );
+        let (engine, mut warnings) = build_engine(&config, store.as_ref())?;
         let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
         let contacts = config
             .tenants
@@ -148,11 +145,7 @@ impl State {
     /// every tenant dirty so the next pass re-judges its buffer with it (the automatic part of
     /// a retro-hunt). Returns the load warnings.
     pub fn reload_engine(&self) -> Result<Vec<String>, StoreError> {
-        let (engine, warnings) = Engine::build(
-            &self.config,
-            &self.store.items(catalog::RULE)?,
-            &self.store.items(catalog::FEED)?,
-        );
+        let (engine, warnings) = build_engine(&self.config, self.store.as_ref())?;
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
         self.buffers.mark_all_dirty();
         Ok(warnings)
@@ -218,9 +211,7 @@ impl State {
             }
         }
     }
-}
 
-impl State {
     /// One pass over the notification outbox, logged to stderr.
     pub fn notify_now(&self) {
         let _one = self.dispatching.lock().unwrap_or_else(|p| p.into_inner());
@@ -246,6 +237,18 @@ impl State {
             Err(e) => tracing::error!(error = %e, "working the outbox failed"),
         }
     }
+}
+
+/// The judge from the configuration and the rules and feeds uploaded to the store.
+fn build_engine(
+    config: &ServeConfig,
+    store: &dyn Store,
+) -> Result<(Engine, Vec<String>), StoreError> {
+    Ok(Engine::build(
+        config,
+        &store.items(catalog::RULE)?,
+        &store.items(catalog::FEED)?,
+    ))
 }
 
 /// Runs `pass` on a blocking thread every `every`, until aborted.

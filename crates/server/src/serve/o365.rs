@@ -33,7 +33,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use stormwatch_store::{ApiKey, Role};
+use stormwatch_store::Role;
 
 /// One `[[o365]]` entry as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -393,16 +393,12 @@ impl Connector {
                 return out;
             }
         }
-        let who = Principal {
-            key: ApiKey {
-                id: "o365".into(),
-                name: format!("Management Activity API {}", self.config.tenant),
-                role: Role::TenantAdmin,
-                tenant: Some(self.config.tenant.clone()),
-                hash: String::new(),
-                created_ms: 0,
-            },
-        };
+        let who = Principal::acting_as(
+            "o365".into(),
+            format!("Management Activity API {}", self.config.tenant),
+            Role::TenantAdmin,
+            Some(self.config.tenant.clone()),
+        );
         for ct in &self.config.content_types {
             let (blobs, reached, err) = self.list(&a, pull, ct, now_ms);
             out.errors.extend(err);

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 use std::time::SystemTime;
-use stormwatch_store::{ApiKey, Role};
+use stormwatch_store::Role;
 
 /// One `[[watch]]` entry as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -158,20 +158,13 @@ impl Watcher {
             return (Outcome::Refused(p, why), true);
         }
         let key = format!("file:{}", sha256(&bytes));
-        let who = Principal {
-            key: ApiKey {
-                id: "watch".into(),
-                name: format!("watched directory {}", w.dir.display()),
-                role: if w.tenant.is_some() {
-                    Role::TenantAdmin
-                } else {
-                    Role::Operator
-                },
-                tenant: w.tenant.clone(),
-                hash: String::new(),
-                created_ms: 0,
-            },
+        let role = if w.tenant.is_some() {
+            Role::TenantAdmin
+        } else {
+            Role::Operator
         };
+        let name = format!("watched directory {}", w.dir.display());
+        let who = Principal::acting_as("watch".into(), name, role, w.tenant.clone());
         match ingest(state, &who, bytes.into(), Some(&key)) {
             Ok(v) if v.get("duplicate").is_some() => (Outcome::Duplicate(p), true),
             Ok(v) => {

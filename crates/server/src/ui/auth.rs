@@ -12,7 +12,6 @@
 //! * **Lockout**: five failed sign-ins for a user name within 15 minutes lock it for 15 minutes;
 //!   the answer does not say whether the name exists.
 
-use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,12 +66,8 @@ pub struct Auth {
 
 /// 32 random bytes, hex.
 pub fn random_token() -> String {
-    let mut b = [0u8; 32];
-    // SystemRandom fails only when the OS has no randomness; then nothing should be issued.
-    SystemRandom::new()
-        .fill(&mut b)
-        .expect("operating system randomness");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    // This fails only when the OS has no randomness; then nothing should be issued.
+    keys::random_hex().expect("operating system randomness")
 }
 
 impl Auth {

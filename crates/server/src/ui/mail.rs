@@ -6,7 +6,7 @@ use crate::serve::{ingest, State};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use stormwatch_engine::{Event, LogKind};
-use stormwatch_store::StoreError;
+use stormwatch_store::{StoreError, StoredEvent};
 
 /// One mailbox read.
 #[derive(Debug, Clone)]
@@ -43,31 +43,40 @@ fn read_of(e: &Event) -> Option<Read> {
     })
 }
 
-/// A tenant's stored mailbox reads from `since_ms`, optionally of some mailboxes only.
-pub fn reads(
+/// A tenant's stored events of `[since_ms, until_ms)` (the newest, at most 200,000): read
+/// once per page, then reduced by [`reads`] and [`records`].
+pub fn stored(
     state: &State,
     tenant: &str,
     since_ms: i64,
-    mailboxes: Option<&HashSet<String>>,
-) -> Result<Vec<Read>, StoreError> {
-    let stored: Vec<_> = state
+    until_ms: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    state
         .store
-        .events(tenant, since_ms, MAX_EVENTS)?
-        .into_iter()
+        .events_in(tenant, since_ms, until_ms, MAX_EVENTS)
+}
+
+/// The mailbox reads among stored events, optionally of some mailboxes only.
+pub fn reads(
+    stored: &[StoredEvent],
+    tenant: &str,
+    mailboxes: Option<&HashSet<String>>,
+) -> Vec<Read> {
+    let candidates = stored
+        .iter()
         .filter(|e| e.record.contains("MailItemsAccessed"))
         .filter(|e| {
             mailboxes.is_none_or(|m| {
                 let lower = e.record.to_lowercase();
                 m.iter().any(|x| lower.contains(x.as_str()))
             })
-        })
-        .collect();
-    let (events, _) = ingest::events_of(&stored, tenant);
-    Ok(events
+        });
+    let (events, _) = ingest::events_of(candidates, tenant);
+    events
         .iter()
         .filter_map(read_of)
         .filter(|r| mailboxes.is_none_or(|m| m.contains(&r.mailbox)))
-        .collect())
+        .collect()
 }
 
 /// Counts by a key, largest first, at most `n`.
@@ -109,25 +118,21 @@ pub fn timeline(
     })
 }
 
-/// The stored records (normalized) whose record id is in `ids`, from `since_ms`, at most `max`.
+/// The stored records (normalized) whose record id is in `ids`, at most `max`.
 pub fn records(
-    state: &State,
+    stored: &[StoredEvent],
     tenant: &str,
-    since_ms: i64,
     ids: &HashSet<String>,
     max: usize,
-) -> Result<Vec<Value>, StoreError> {
-    let stored: Vec<_> = state
-        .store
-        .events(tenant, since_ms, MAX_EVENTS)?
-        .into_iter()
-        .filter(|e| ids.iter().any(|id| e.record.contains(id.as_str())))
-        .collect();
-    let (events, _) = ingest::events_of(&stored, tenant);
-    Ok(events
+) -> Vec<Value> {
+    let candidates = stored
+        .iter()
+        .filter(|e| ids.iter().any(|id| e.record.contains(id.as_str())));
+    let (events, _) = ingest::events_of(candidates, tenant);
+    events
         .into_iter()
         .filter(|e| e.core.record_id.as_ref().is_some_and(|id| ids.contains(id)))
         .take(max)
         .map(|e| e.record)
-        .collect())
+        .collect()
 }

@@ -6,7 +6,7 @@ use super::html::{chart_data, csrf_field, esc, page, table};
 use super::mail;
 use super::pages::app_label;
 use super::{form_csrf, signed_in, Ui, UiResult};
-use crate::serve::admin::{new_key, validate};
+use crate::serve::admin::validate;
 use crate::serve::api::{blocking, parse_time};
 use crate::serve::State;
 use axum::extract::{Path, Query, State as AxState};
@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::Arc;
-use stormwatch_store::{catalog, keys, ApiKey, CatalogItem, Role};
+use stormwatch_store::{catalog, CatalogItem, Role};
 
 #[derive(Deserialize)]
 pub struct MailboxParams {
@@ -37,10 +37,13 @@ pub async fn mailbox(
     let upn = upn.to_lowercase();
     let st = Arc::clone(&state);
     let (t2, u2) = (tenant.clone(), upn.clone());
-    let reads = blocking(move || mail::reads(&st, &t2, i64::MIN, Some(&HashSet::from([u2]))))
-        .await
-        .map_err(Ui::from)?
-        .map_err(|_| Ui::Internal)?;
+    let reads = blocking(move || {
+        let stored = mail::stored(&st, &t2, i64::MIN, i64::MAX)?;
+        Ok::<_, stormwatch_store::StoreError>(mail::reads(&stored, &t2, Some(&HashSet::from([u2]))))
+    })
+    .await
+    .map_err(Ui::from)?
+    .map_err(|_| Ui::Internal)?;
     let mut pairs = std::collections::BTreeMap::<(String, String), (usize, i64, i64)>::new();
     for r in &reads {
         let e = pairs
@@ -162,15 +165,10 @@ pub async fn upload(
     let st = Arc::clone(&state);
     if f.delete.is_some() {
         let name = f.name.clone();
-        blocking(move || -> stormwatch_store::Result<()> {
-            if st.store.delete_item(kind, &name)? {
-                st.reload_engine()?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(Ui::from)?
-        .map_err(|_| Ui::Internal)?;
+        blocking(move || st.remove_upload(kind, &name))
+            .await
+            .map_err(Ui::from)?
+            .map_err(|_| Ui::Internal)?;
         return Ok(Redirect::to("/ui/rules").into_response());
     }
     let text = f.text.unwrap_or_default();
@@ -186,13 +184,10 @@ pub async fn upload(
         author: by,
         created_ms: crate::serve::now_ms(),
     };
-    blocking(move || {
-        st.store.put_item(&item)?;
-        st.reload_engine()
-    })
-    .await
-    .map_err(Ui::from)?
-    .map_err(|_| Ui::Internal)?;
+    blocking(move || st.put_upload(&item))
+        .await
+        .map_err(Ui::from)?
+        .map_err(|_| Ui::Internal)?;
     Ok(Redirect::to("/ui/rules").into_response())
 }
 
@@ -216,14 +211,7 @@ pub async fn retro_hunt(
         Some(u) => parse_time(u).map_err(|_| Ui::Bad("until: an RFC 3339 time".into()))?,
         None => i64::MAX,
     };
-    let scope = v.scope();
-    let mut tenants: Vec<String> = state
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.as_str()))
-        .cloned()
-        .collect();
-    tenants.sort();
+    let tenants = state.tenant_ids_in(&v.scope());
     let st = Arc::clone(&state);
     let judged = blocking(move || st.retro_hunt(&tenants, since, until))
         .await
@@ -260,10 +248,7 @@ pub async fn settings(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
     let scope = v.scope();
     let n = &state.config.notify;
     let admins: Vec<Vec<String>> = state
-        .config
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.id))
+        .tenants_in(&scope)
         .map(|t| vec![esc(&t.id), esc(&t.name), esc(&t.admins.join(", "))])
         .collect();
     let channels = state
@@ -276,7 +261,7 @@ pub async fn settings(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
     let mut body = format!(
         "<section aria-labelledby=\"nt\"><h2 id=\"nt\">Notifications</h2><p>Channels: {}. Incidents at {} or above are told.</p>{}</section>",
         if channels.is_empty() { "none configured".into() } else { channels },
-        esc(n.min_level.map_or("the incident level", |l| crate::serve::config::LEVELS[usize::from(l)])),
+        esc(n.min_level.map_or("the incident level", crate::serve::api::level_name)),
         table("Who is told (e-mail)", &["Tenant", "Name", "Admins"], &admins)
     );
     if v.session.role == Role::Operator {
@@ -332,20 +317,8 @@ pub async fn create_key(
     if !state.tenants.contains(&f.tenant) || f.name.trim().is_empty() || f.name.len() > 100 {
         return Err(Ui::Bad("Give a name and a configured tenant.".into()));
     }
-    let full = new_key(&f.name).map_err(|_| Ui::Internal)?;
-    let (id, secret) = keys::parse(&full)
-        .map(|(i, s)| (i.to_string(), s.to_string()))
-        .ok_or(Ui::Internal)?;
-    let key = ApiKey {
-        id,
-        name: f.name,
-        role: Role::TenantAdmin,
-        tenant: Some(f.tenant),
-        hash: keys::hash_secret(&secret).map_err(|_| Ui::Internal)?,
-        created_ms: crate::serve::now_ms(),
-    };
     let st = Arc::clone(&state);
-    blocking(move || st.store.put_api_key(&key))
+    let (_, full) = blocking(move || st.issue_key(&f.name, Role::TenantAdmin, Some(f.tenant)))
         .await
         .map_err(Ui::from)?
         .map_err(|_| Ui::Internal)?;
@@ -372,10 +345,9 @@ pub async fn delete_key(
     form_csrf(&v, &f.csrf)?;
     v.operator()?;
     let st = Arc::clone(&state);
-    blocking(move || st.store.delete_api_key(&id))
+    blocking(move || st.revoke_key(&id))
         .await
         .map_err(Ui::from)?
         .map_err(|_| Ui::Internal)?;
-    state.key_cache.clear();
     Ok(Redirect::to("/ui/settings").into_response())
 }

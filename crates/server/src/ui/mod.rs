@@ -94,11 +94,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn scope(&self) -> Scope {
-        match (&self.session.role, &self.session.tenant) {
-            (Role::Operator, _) => Scope::All,
-            (Role::TenantAdmin, Some(t)) => Scope::Tenant(t.clone()),
-            (Role::TenantAdmin, None) => Scope::Tenant(String::new()),
-        }
+        Scope::for_role(self.session.role, self.session.tenant.as_deref())
     }
 
     pub fn operator(&self) -> Result<(), Ui> {

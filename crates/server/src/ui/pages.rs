@@ -37,24 +37,17 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The tenants a scope covers, by id.
-fn tenants_of(state: &State, scope: &Scope) -> Vec<(String, String)> {
-    state
-        .config
-        .tenants
-        .iter()
-        .filter(|t| scope.tenant().is_none_or(|s| s == t.id))
-        .map(|t| (t.id.clone(), t.name.clone()))
-        .collect()
-}
-
 pub async fn overview(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -> UiResult {
     let s = signed_in(&state, &headers)?;
     let scope = s.scope();
     let st = Arc::clone(&state);
     let body = blocking(move || -> Result<String, stormwatch_store::StoreError> {
         let mut out = String::new();
-        for (id, name) in tenants_of(&st, &scope) {
+        let tenants: Vec<(String, String)> = st
+            .tenants_in(&scope)
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect();
+        for (id, name) in tenants {
             let tscope = Scope::Tenant(id.clone());
             let open: Vec<_> = st
                 .store
@@ -72,12 +65,13 @@ pub async fn overview(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
             for d in st.store.detections(&q)? {
                 *per_day.entry(day(d.time_ms)).or_default() += 1;
             }
-            let reads = mail::reads(&st, &id, i64::MIN, None)?;
+            let stored = mail::stored(&st, &id, i64::MIN, i64::MAX)?;
+            let reads = mail::reads(&stored, &id, None);
             let label = if name.is_empty() { id.clone() } else { format!("{name} ({id})") };
             out += &format!("<section aria-labelledby=\"t-{id}\"><h2 id=\"t-{id}\">{}</h2>", esc(&label));
             out += "<ul class=\"cards\" aria-label=\"Open incidents by level\">";
             for (i, n) in by_level.iter().enumerate().rev() {
-                let name = crate::serve::config::LEVELS[i];
+                let name = crate::serve::api::level_name(i as u8);
                 out += &format!(
                     "<li class=\"card\"><b>{n}</b> {} open</li>",
                     level(name)
@@ -231,13 +225,12 @@ pub async fn incident(
                 .iter()
                 .filter_map(|d| d["user"].as_str().map(str::to_lowercase))
                 .collect();
+            // Two weeks before the incident to a day after it, read once for both views.
             let since = inc.first_ms.saturating_sub(14 * 86_400_000);
-            let reads: Vec<Read> = mail::reads(&st, &inc.tenant, since, Some(&mailboxes))?
-                .into_iter()
-                .filter(|r| r.time_ms <= inc.last_ms.saturating_add(86_400_000))
-                .collect();
-            let ids = event_ids(&dets);
-            let raw = mail::records(&st, &inc.tenant, since, &ids, 50)?;
+            let until = inc.last_ms.saturating_add(86_400_000).saturating_add(1);
+            let stored = mail::stored(&st, &inc.tenant, since, until)?;
+            let reads = mail::reads(&stored, &inc.tenant, Some(&mailboxes));
+            let raw = mail::records(&stored, &inc.tenant, &event_ids(&dets), 50);
             let comments = st.store.comments(&scope, id)?;
             let audit = st.store.audit_trail(&scope, id)?;
             Ok(Some(IncidentView {
