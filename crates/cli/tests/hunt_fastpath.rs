@@ -58,9 +58,9 @@ fn mail_analysis_cap_says_how_many_records_it_left_out() {
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
-        e.contains("memory cap reached: 2 MailItemsAccessed records after the first 1"),
+        e.contains("cap reached: 2 MailItemsAccessed records after the first 1"),
         "{e}"
     );
     let o = run(&["hunt", "-f", "jsonl", &path]);
-    assert!(!stderr(&o).contains("memory cap"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("cap reached"), "{}", stderr(&o));
 }

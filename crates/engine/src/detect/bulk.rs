@@ -1,5 +1,5 @@
-//! Volume anomalies in mail reads: a mailbox read far above its own baseline, and one token
-//! reading several mailboxes.
+//! Volume anomalies in mail reads: a mailbox read far above its own baseline (one token
+//! reading several mailboxes is in `shared.rs`).
 //!
 //! Robust statistics, so one bad day does not hide the next: per mailbox, the items read per
 //! UTC day; a day is anomalous when it exceeds all of `3 × median`, `median + 10 × MAD × 1.4826`
@@ -11,20 +11,18 @@
 //! address join one incident.
 
 use super::builtin_rules as rules;
-use crate::alert::{Alert, Level};
+use crate::alert::Alert;
 use crate::event::{format_time, Origin};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// One mail read, as the volume analysis needs it.
+/// One mail read, as the volume analyses need it.
 pub struct Read {
     pub time: DateTime<Utc>,
-    pub tenant: Arc<str>,
     pub mailbox: Arc<str>,
-    pub items: u32,
     pub record_id: Option<String>,
     pub origin: Origin,
     pub ip: Option<IpAddr>,
@@ -32,9 +30,6 @@ pub struct Read {
     pub token: Option<String>,
     pub session: Option<String>,
 }
-
-/// A mailbox's reads by UTC day number.
-type Days<'a> = BTreeMap<i64, Vec<&'a Read>>;
 
 const MIN_DAYS: usize = 5;
 const FLOOR: u64 = 100;
@@ -51,118 +46,135 @@ fn median(sorted: &[u64]) -> f64 {
     }
 }
 
-/// Bulk-read detections over all reads of the input.
-pub fn bulk_reads(reads: &[Read], max_ids: usize) -> Vec<Alert> {
-    let mut per_day: BTreeMap<(Arc<str>, Arc<str>), Days<'_>> = BTreeMap::new();
-    for r in reads {
-        let day = super::signins::day(r.time);
-        per_day
-            .entry((r.tenant.clone(), r.mailbox.clone()))
-            .or_default()
-            .entry(day)
-            .or_default()
-            .push(r);
-    }
-    let mut out = Vec::new();
-    for ((tenant, mailbox), days) in per_day {
-        if days.len() < MIN_DAYS {
-            continue;
-        }
-        let totals: Vec<u64> = days
-            .values()
-            .map(|rs| rs.iter().map(|r| u64::from(r.items)).sum())
-            .collect();
-        let mut sorted = totals.clone();
-        sorted.sort_unstable();
-        let med = median(&sorted);
-        let mut dev: Vec<u64> = sorted
-            .iter()
-            .map(|x| (*x as f64 - med).abs() as u64)
-            .collect();
-        dev.sort_unstable();
-        let mad = median(&dev) * 1.4826;
-        let threshold = (3.0 * med).max(med + 10.0 * mad).max(FLOOR as f64);
-        for (rs, total) in days.values().zip(totals) {
-            if (total as f64) <= threshold {
-                continue;
-            }
-            let first = rs
-                .iter()
-                .min_by_key(|r| r.time)
-                .map(|r| (r.time, r.origin.clone()));
-            let Some((time, origin)) = first else {
-                continue;
-            };
-            let ids: Vec<String> = rs
-                .iter()
-                .filter_map(|r| r.record_id.clone())
-                .take(max_ids)
-                .collect();
-            let ips: BTreeSet<String> = rs
-                .iter()
-                .filter_map(|r| r.ip.map(|i| i.to_string()))
-                .collect();
-            let apps: BTreeSet<&str> = rs.iter().filter_map(|r| r.app.as_deref()).collect();
-            out.push(Alert {
-                time: Some(time),
-                rule: rules::BULK_READ.rule(),
-                tenant: Some(tenant.to_string()),
-                user: Some(mailbox.to_string()),
-                ip: (ips.len() == 1).then(|| ips.iter().next().cloned()).flatten(),
-                app_id: (apps.len() == 1).then(|| apps.iter().next().map(|a| a.to_string())).flatten(),
-                event_ids: ids,
-                source: Some(origin),
-                summary: format!(
-                    "{total} items of {mailbox}'s mailbox read on {}, against a median of {med:.0} a day",
-                    time.format("%Y-%m-%d")
-                ),
-                evidence: json!({"items": total, "median": med, "mad_scaled": mad, "threshold": threshold,
-                                 "days_of_history": days.len(), "ips": ips, "apps": apps,
-                                 "first": format_time(time)}),
-            });
-        }
-    }
-    out
+/// (tenant id, mailbox id, UTC day number).
+pub type DayKey = (u32, u32, i64);
+
+/// Items read per mailbox and UTC day, summed as the reads go by (memory grows with mailboxes
+/// × days, not with reads).
+#[derive(Debug, Default)]
+pub struct DailyItems(HashMap<DayKey, u64>);
+
+/// A day on which a mailbox was read far above its own median.
+#[derive(Debug, Clone)]
+pub struct Anomaly {
+    total: u64,
+    median: f64,
+    mad: f64,
+    threshold: f64,
+    days: usize,
 }
 
-/// One token id or one Entra session reading three or more mailboxes (both are issued to
-/// one user).
-pub fn shared_tokens(reads: &[Read], max_ids: usize) -> Vec<Alert> {
-    let mut by_token: BTreeMap<(Arc<str>, String), Vec<&Read>> = BTreeMap::new();
-    for r in reads {
-        if let Some(t) = &r.token {
-            let key = (r.tenant.clone(), format!("token {t}"));
-            by_token.entry(key).or_default().push(r);
+impl DailyItems {
+    pub fn add(&mut self, key: DayKey, items: u32) {
+        *self.0.entry(key).or_default() += u64::from(items);
+    }
+
+    /// The anomalous days of every mailbox with enough history.
+    pub fn anomalies(&self) -> HashMap<DayKey, Anomaly> {
+        let mut per_mailbox: HashMap<(u32, u32), Vec<(i64, u64)>> = HashMap::new();
+        for ((tenant, mailbox, day), total) in &self.0 {
+            per_mailbox
+                .entry((*tenant, *mailbox))
+                .or_default()
+                .push((*day, *total));
         }
-        if let Some(s) = &r.session {
-            let key = (r.tenant.clone(), format!("session {s}"));
-            by_token.entry(key).or_default().push(r);
+        let mut out = HashMap::new();
+        for ((tenant, mailbox), days) in per_mailbox {
+            if days.len() < MIN_DAYS {
+                continue;
+            }
+            let mut sorted: Vec<u64> = days.iter().map(|(_, t)| *t).collect();
+            sorted.sort_unstable();
+            let med = median(&sorted);
+            let mut dev: Vec<u64> = sorted
+                .iter()
+                .map(|x| (*x as f64 - med).abs() as u64)
+                .collect();
+            dev.sort_unstable();
+            let mad = median(&dev) * 1.4826;
+            let threshold = (3.0 * med).max(med + 10.0 * mad).max(FLOOR as f64);
+            for (day, total) in &days {
+                if (*total as f64) > threshold {
+                    let anomaly = Anomaly {
+                        total: *total,
+                        median: med,
+                        mad,
+                        threshold,
+                        days: days.len(),
+                    };
+                    out.insert((tenant, mailbox, *day), anomaly);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The reads of one anomalous day, gathered when the accesses are read back.
+pub struct BulkDay {
+    anomaly: Anomaly,
+    first: Option<(DateTime<Utc>, Origin)>,
+    ids: Vec<String>,
+    ips: BTreeSet<String>,
+    apps: BTreeSet<String>,
+}
+
+impl BulkDay {
+    pub fn new(anomaly: Anomaly) -> Self {
+        BulkDay {
+            anomaly,
+            first: None,
+            ids: Vec::new(),
+            ips: BTreeSet::new(),
+            apps: BTreeSet::new(),
         }
     }
-    let mut out = Vec::new();
-    for ((tenant, token), rs) in by_token {
-        let mailboxes: BTreeSet<&str> = rs.iter().map(|r| &*r.mailbox).collect();
-        if mailboxes.len() < 3 {
-            continue;
+
+    pub fn add(&mut self, r: &Read, max_ids: usize) {
+        if self.first.as_ref().is_none_or(|(t, _)| r.time < *t) {
+            self.first = Some((r.time, r.origin.clone()));
         }
-        let Some(first) = rs.iter().min_by_key(|r| r.time) else {
+        if let Some(id) = &r.record_id {
+            if self.ids.len() < max_ids {
+                self.ids.push(id.clone());
+            }
+        }
+        self.ips.extend(r.ip.map(|i| i.to_string()));
+        self.apps.extend(r.app.as_deref().map(str::to_string));
+    }
+}
+
+/// Bulk-read detections: one per anomalous (tenant, mailbox, day), in that order.
+pub fn bulk_reads(days: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for ((tenant, mailbox, _), day) in days {
+        let Some((time, origin)) = day.first else {
             continue;
         };
+        let a = day.anomaly;
+        let (ips, apps) = (day.ips, day.apps);
         out.push(Alert {
-            time: Some(first.time),
-            rule: rules::MANY_MAILBOXES.at(Level::Medium),
+            time: Some(time),
+            rule: rules::BULK_READ.rule(),
             tenant: Some(tenant.to_string()),
-            user: None,
-            ip: first.ip.map(|i| i.to_string()),
-            app_id: first.app.as_deref().map(str::to_string),
-            event_ids: rs
-                .iter()
-                .filter_map(|r| r.record_id.clone())
-                .take(max_ids)
-                .collect(),
-            source: Some(first.origin.clone()),
-            summary: format!("one {token} read {} mailboxes", mailboxes.len()),
-            evidence: json!({"shared": token, "mailboxes": mailboxes}),
+            user: Some(mailbox.to_string()),
+            ip: (ips.len() == 1)
+                .then(|| ips.iter().next().cloned())
+                .flatten(),
+            app_id: (apps.len() == 1)
+                .then(|| apps.iter().next().cloned())
+                .flatten(),
+            event_ids: day.ids,
+            source: Some(origin),
+            summary: format!(
+                "{} items of {mailbox}'s mailbox read on {}, against a median of {:.0} a day",
+                a.total,
+                time.format("%Y-%m-%d"),
+                a.median
+            ),
+            evidence: json!({"items": a.total, "median": a.median, "mad_scaled": a.mad,
+                             "threshold": a.threshold, "days_of_history": a.days, "ips": ips,
+                             "apps": apps, "first": format_time(time)}),
         });
     }
     out

@@ -1,7 +1,9 @@
 //! Mail access analysis: new mail clients, mail access without sign-in, throttling gaps.
 //!
-//! The Storm-0558 catch, automated. Every `MailItemsAccessed` record is kept in a compact form;
-//! at the end of input each is judged against two things:
+//! The Storm-0558 catch, automated. Every `MailItemsAccessed` record is parked in a compact
+//! binary form in a temporary file (`spill.rs`: memory does not grow with the input), with
+//! small per-tenant, per-app and per-mailbox-day sums kept in memory; at the end of input each
+//! is read back and judged against two things:
 //! * **the tenant's mail-client baseline** — the app ids that read mail in the tenant's first
 //!   `learn_days` days of data, plus any persisted baseline (`--baseline`). A client outside it
 //!   is *new*. A first-party id is not benign by itself: Storm-0558 read mail through OWA.
@@ -17,7 +19,10 @@
 
 use super::baseline::Baseline;
 use super::builtin_rules::{self as rules, Builtin};
+use super::bulk::{BulkDay, DailyItems, Read};
+use super::shared::{Kind, SharedIds, SharedReads};
 use super::signins::{Backing, Probe, SignInIndex};
+use super::spill::{Access, Row, Spill, Strings};
 use super::Detector;
 use crate::alert::{Alert, Level};
 use crate::event::{format_time, Event, LogKind, Origin};
@@ -36,9 +41,9 @@ pub struct MailOptions {
     pub signin_window_secs: i64,
     /// At most this many record ids listed per detection (the count is always complete).
     pub max_ids: usize,
-    /// Memory cap: at most this many `MailItemsAccessed` records are kept for analysis (a few
-    /// hundred bytes each; 10 million ≈ 4 GB). Later ones are counted, not analysed, and a note
-    /// says so (docs/performance.md).
+    /// Disk cap: at most this many `MailItemsAccessed` records are parked for analysis (about
+    /// 150 bytes each in a temporary file; 10 million ≈ 1.5 GB). Later ones are counted, not
+    /// analysed, and a note says so (docs/performance.md).
     pub max_accesses: usize,
 }
 
@@ -53,47 +58,19 @@ impl Default for MailOptions {
     }
 }
 
-/// One mail access, as much as the verdict needs.
-#[derive(Debug, Clone)]
-struct Access {
-    time: Option<DateTime<Utc>>,
-    tenant: Arc<str>,
-    mailbox: Arc<str>,
-    user: Option<Arc<str>>,
-    app: Option<Arc<str>>,
-    ip: Option<IpAddr>,
-    /// Interned: a session or token usually backs many accesses.
-    session: Option<Arc<str>>,
-    token: Option<Arc<str>>,
-    record_id: Option<Box<str>>,
-    origin: Origin,
-    client_info: Option<Arc<str>>,
-    sync: bool,
-    items: u32,
-    throttled: bool,
-}
-
-/// Interns repeated strings (tenants, mailboxes, apps) so each is stored once.
-#[derive(Debug, Default)]
-struct Interner(HashSet<Arc<str>>);
-
-impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
-        a
-    }
-}
-
 /// The mail-access detector.
 pub struct MailDetector {
     options: MailOptions,
     signins: SignInIndex,
-    accesses: Vec<Access>,
-    strings: Interner,
+    strings: Strings,
+    /// Every `MailItemsAccessed` record, parked until the end.
+    spill: Spill,
+    /// tenant id → its first mail access (the learning period starts there).
+    tenant_first: HashMap<u32, DateTime<Utc>>,
+    /// (tenant id, app id) → first and last mail access by the app.
+    app_seen: HashMap<(u32, u32), (DateTime<Utc>, DateTime<Utc>)>,
+    daily: DailyItems,
+    shared: SharedIds,
     /// tenant → app ids an admin consented to (Entra audit).
     consents: HashMap<String, HashSet<String>>,
     baseline: Baseline,
@@ -101,6 +78,8 @@ pub struct MailDetector {
     learned: HashMap<Arc<str>, BTreeSet<String>>,
     /// `MailItemsAccessed` records past `max_accesses`, not analysed.
     over_cap: u64,
+    /// The first failure of the temporary files, and the records it cost.
+    failure: Option<(String, u64)>,
 }
 
 fn operation_property<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
@@ -165,22 +144,27 @@ impl MailDetector {
         MailDetector {
             options,
             signins: SignInIndex::default(),
-            accesses: Vec::new(),
-            strings: Interner::default(),
+            strings: Strings::default(),
+            spill: Spill::default(),
+            tenant_first: HashMap::new(),
+            app_seen: HashMap::new(),
+            daily: DailyItems::default(),
+            shared: SharedIds::default(),
             consents: HashMap::new(),
             baseline,
             learned: HashMap::new(),
             over_cap: 0,
+            failure: None,
         }
     }
 
     /// The baseline after this run: what was loaded plus every client seen now.
     pub fn updated_baseline(&self) -> Baseline {
         let mut b = self.baseline.clone();
-        for a in &self.accesses {
-            if let (Some(app), Some(t)) = (&a.app, a.time) {
-                b.add(&a.tenant, app, t);
-            }
+        for ((tenant, app), (first, last)) in &self.app_seen {
+            let (tenant, app) = (self.strings.name(*tenant), self.strings.name(*app));
+            b.add(tenant, app, *first);
+            b.add(tenant, app, *last);
         }
         b
     }
@@ -232,60 +216,141 @@ impl Detector for MailDetector {
         if event.kind != LogKind::Ual || c.operation.as_deref() != Some("MailItemsAccessed") {
             return;
         }
-        if self.accesses.len() >= self.options.max_accesses {
+        if self.spill.rows() >= self.options.max_accesses as u64 {
             self.over_cap += 1;
             return;
         }
-        let r = &event.record;
-        let mailbox = r
-            .get("MailboxOwnerUPN")
-            .and_then(Value::as_str)
-            .map(str::to_lowercase)
-            .or_else(|| c.user.clone())
-            .unwrap_or_else(|| "(unknown mailbox)".into());
-        let tenant = c.tenant.as_deref().unwrap_or("(unknown tenant)");
-        let access = Access {
-            time: c.time,
-            tenant: self.strings.get(tenant),
-            mailbox: self.strings.get(&mailbox),
-            user: c.user.as_deref().map(|u| self.strings.get(u)),
-            app: c.app_id.as_deref().map(|a| self.strings.get(a)),
-            ip: c.ip,
-            session: c.session_id.as_deref().map(|s| self.strings.get(s)),
-            token: c.token_id.as_deref().map(|t| self.strings.get(t)),
-            record_id: c.record_id.as_deref().map(Box::from),
-            origin: event.origin.clone(),
-            client_info: r
-                .get("ClientInfoString")
-                .and_then(Value::as_str)
-                .map(|s| self.strings.get(s)),
-            sync: operation_property(r, "MailAccessType")
-                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
-            items: items(r),
-            throttled: operation_property(r, "IsThrottled")
-                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
-        };
-        self.accesses.push(access);
+        if let Some((_, lost)) = &mut self.failure {
+            *lost += 1;
+            return;
+        }
+        if let Err(e) = self.park(event) {
+            self.failure = Some((e.to_string(), 1));
+        }
     }
 
     fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {
         if self.over_cap > 0 {
             notes.push(format!(
-                "mail detectors: memory cap reached: {} MailItemsAccessed records after the first \
-                 {} were not analysed (raise --max-mail-records, or hunt each tenant's logs \
+                "mail detectors: cap reached: {} MailItemsAccessed records after the first {} \
+                 were not analysed (raise --max-mail-records, or hunt each tenant's logs \
                  separately)",
                 self.over_cap, self.options.max_accesses
             ));
         }
-        if self.accesses.is_empty() {
+        if self.spill.rows() == 0 && self.failure.is_none() {
             notes.push(
                 "mail detectors: no MailItemsAccessed records in the input; nothing to judge"
                     .into(),
             );
             return;
         }
-        let learn_end = self.learning_ends();
-        let first_seen = self.first_seen();
+        if let Err(e) = self.judge(out, notes) {
+            let lost = self.spill.rows();
+            self.failure.get_or_insert((e.to_string(), lost));
+        }
+        if let Some((e, lost)) = &self.failure {
+            notes.push(format!(
+                "mail detectors: the temporary file under {} failed ({e}): {lost} \
+                 MailItemsAccessed records were not analysed",
+                std::env::temp_dir().display()
+            ));
+        }
+    }
+}
+
+/// The time and origin of a tenant's first mail access of a day, in input order.
+type FirstOfDay = (DateTime<Utc>, Origin);
+
+/// What the read-back accesses are judged and gathered into.
+#[derive(Default)]
+struct Verdicts {
+    groups: BTreeMap<GroupKey, Group>,
+    not_applicable: BTreeMap<Arc<str>, u64>,
+    bulk: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>,
+    shared: BTreeMap<(Arc<str>, String), SharedReads>,
+    /// tenant → day → the day's first access in input order (time, origin).
+    days: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>>,
+}
+
+impl MailDetector {
+    /// Parks one `MailItemsAccessed` record and updates the sums kept in memory.
+    fn park(&mut self, event: &Event) -> std::io::Result<()> {
+        let (c, r) = (&event.core, &event.record);
+        let owner = r.get("MailboxOwnerUPN").and_then(Value::as_str);
+        let mailbox = match (owner, &c.user) {
+            (Some(o), _) => self.strings.id(&o.to_lowercase()),
+            (None, Some(u)) => self.strings.id(u),
+            (None, None) => self.strings.id("(unknown mailbox)"),
+        };
+        let tenant = self
+            .strings
+            .id(c.tenant.as_deref().unwrap_or("(unknown tenant)"));
+        let app = c.app_id.as_deref().map(|a| self.strings.id(a));
+        let items = items(r);
+        let row = Row {
+            time: c.time,
+            tenant,
+            mailbox,
+            user: c.user.as_deref().map(|u| self.strings.id(u)),
+            app,
+            ip: c.ip,
+            session: c.session_id.as_deref(),
+            token: c.token_id.as_deref(),
+            record_id: c.record_id.as_deref(),
+            file: self.strings.id(&event.origin.file),
+            position: event.origin.position,
+            client_info: r
+                .get("ClientInfoString")
+                .and_then(Value::as_str)
+                .map(|s| self.strings.id(s)),
+            sync: operation_property(r, "MailAccessType")
+                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
+            throttled: operation_property(r, "IsThrottled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
+            items,
+        };
+        self.spill.push(&row)?;
+        for (kind, id) in [(Kind::Token, row.token), (Kind::Session, row.session)] {
+            if let Some(id) = id {
+                let fp = self.shared.fingerprint(tenant, kind, id);
+                self.shared.add(fp, mailbox)?;
+            }
+        }
+        if let Some(t) = c.time {
+            let first = self.tenant_first.entry(tenant).or_insert(t);
+            *first = (*first).min(t);
+            if let Some(app) = app {
+                let seen = self.app_seen.entry((tenant, app)).or_insert((t, t));
+                *seen = (seen.0.min(t), seen.1.max(t));
+            }
+            self.daily
+                .add((tenant, mailbox, super::signins::day(t)), items);
+        }
+        Ok(())
+    }
+
+    /// Reads every parked access back and raises the detections.
+    fn judge(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) -> std::io::Result<()> {
+        self.signins.prepare();
+        // Per tenant: the end of its learning period (first mail access + `learn_days`).
+        let learn_end: HashMap<Arc<str>, DateTime<Utc>> = self
+            .tenant_first
+            .iter()
+            .map(|(t, first)| {
+                let end = *first + Duration::days(self.options.learn_days);
+                (self.strings.name(*t).clone(), end)
+            })
+            .collect();
+        // Per (tenant, app): when the app first read mail in this input.
+        let first_seen: HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> = self
+            .app_seen
+            .iter()
+            .map(|((t, a), (first, _))| {
+                let key = (self.strings.name(*t).clone(), self.strings.name(*a).clone());
+                (key, *first)
+            })
+            .collect();
         for ((tenant, app), first) in &first_seen {
             if learn_end.get(tenant).is_some_and(|end| first < end) {
                 self.learned
@@ -294,75 +359,64 @@ impl Detector for MailDetector {
                     .insert(app.to_string());
             }
         }
-        let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
-        let mut not_applicable: BTreeMap<Arc<str>, u64> = BTreeMap::new();
-        let accesses = std::mem::take(&mut self.accesses);
-        for a in &accesses {
-            // A record without a time is judged on what it has: its session and token ids
-            // against the tenant's sign-ins; "new" needs a time, so it is never new.
-            let known = a.app.as_ref().is_none_or(|app| {
-                self.baseline.knows(&a.tenant, app)
-                    || first_seen
-                        .get(&(a.tenant.clone(), app.clone()))
-                        .is_some_and(|f| Some(*f) < learn_end.get(&a.tenant).copied())
-            });
-            let learning = match a.time {
-                Some(time) => learn_end.get(&a.tenant).is_some_and(|end| time < *end),
-                None => true,
+        let anomalies = self.daily.anomalies();
+        let flagged = self.shared.flagged()?;
+        let mut v = Verdicts::default();
+        let mut spill = std::mem::take(&mut self.spill);
+        let replayed = spill.replay(&self.strings, |a| {
+            self.judge_one(&a, &learn_end, &first_seen, &mut v);
+            let Some(time) = a.time else { return };
+            let read = Read {
+                time,
+                mailbox: a.mailbox.clone(),
+                record_id: a.record_id.as_deref().map(str::to_string),
+                origin: a.origin.clone(),
+                ip: a.ip,
+                app: a.app.clone(),
+                token: a.token.as_deref().map(str::to_string),
+                session: a.session.as_deref().map(str::to_string),
             };
-            let new = !known && !learning;
-            let applicable = match a.time {
-                Some(time) => self.signins.covers(&a.tenant, time),
-                None => {
-                    (a.session.is_some() || a.token.is_some()) && self.signins.has_tenant(&a.tenant)
-                }
-            };
-            let backing = if applicable {
-                let probe = Probe {
-                    tenant: &a.tenant,
-                    user: a.user.as_deref(),
-                    ip: a.ip,
-                    session: a.session.as_deref(),
-                    token: a.token.as_deref(),
-                    time: a.time,
-                };
-                self.signins
-                    .backing(&probe, self.options.signin_window_secs)
-            } else {
-                None
-            };
-            let verdict = match (applicable, backing, new) {
-                (true, None, true) => Some((&rules::NEW_CLIENT_NO_SIGNIN, Level::High)),
-                (true, None, false) => Some((&rules::NO_SIGNIN, Level::High)),
-                (true, Some(_), true) => Some((&rules::NEW_CLIENT, Level::Low)),
-                (false, _, true) => Some((&rules::NEW_CLIENT, Level::Medium)),
-                (false, _, false) => {
-                    *not_applicable.entry(a.tenant.clone()).or_default() += 1;
-                    None
-                }
-                (true, Some(_), false) => None,
-            };
-            if a.throttled {
-                self.add(
-                    &mut groups,
-                    &rules::THROTTLED,
-                    Level::Informational,
-                    a,
-                    None,
-                );
+            let day = super::signins::day(time);
+            if let Some(anomaly) = anomalies.get(&(a.tenant_id, a.mailbox_id, day)) {
+                v.bulk
+                    .entry((a.tenant.clone(), a.mailbox.clone(), day))
+                    .or_insert_with(|| BulkDay::new(anomaly.clone()))
+                    .add(&read, self.options.max_ids);
             }
-            if let Some((rule, level)) = verdict {
-                self.add(&mut groups, rule, level, a, backing);
+            for (kind, label, id) in [
+                (Kind::Token, "token", &read.token),
+                (Kind::Session, "session", &read.session),
+            ] {
+                let Some(id) = id else { continue };
+                if flagged.contains(&self.shared.fingerprint(a.tenant_id, kind, id)) {
+                    v.shared
+                        .entry((a.tenant.clone(), format!("{label} {id}")))
+                        .or_default()
+                        .add(&read, self.options.max_ids);
+                }
             }
-        }
+            v.days
+                .entry(a.tenant.clone())
+                .or_default()
+                .entry(day)
+                .or_insert_with(|| (time, a.origin.clone()));
+        });
+        // The rows stay counted (for the notes) though the file is gone.
+        self.spill = spill;
+        replayed?;
+        let Verdicts {
+            groups,
+            not_applicable,
+            bulk,
+            shared,
+            days,
+        } = v;
         for ((_, tenant, mailbox, app, ip), g) in groups {
             out.push(self.alert(&tenant, &mailbox, app.as_deref(), ip, g));
         }
-        let reads = accesses_view(&accesses);
-        out.extend(super::bulk::bulk_reads(&reads, self.options.max_ids));
-        out.extend(super::bulk::shared_tokens(&reads, self.options.max_ids));
-        out.extend(self.source_gaps(&accesses));
-        self.accesses = accesses;
+        out.extend(super::bulk::bulk_reads(bulk));
+        out.extend(super::shared::shared_tokens(shared));
+        out.extend(self.source_gaps(days));
         for (tenant, n) in not_applicable {
             let reason = if self.signins.has_tenant(&tenant) {
                 "its sign-in logs do not cover those days"
@@ -373,80 +427,83 @@ impl Detector for MailDetector {
                 "mail access without sign-in: not applicable to {n} MailItemsAccessed records of tenant {tenant} ({reason}); add Entra sign-in logs for that period to check them"
             ));
         }
+        Ok(())
     }
-}
 
-/// The view of accesses the bulk-read analysis needs.
-fn accesses_view(accesses: &[Access]) -> Vec<super::bulk::Read> {
-    accesses
-        .iter()
-        .filter_map(|a| {
-            Some(super::bulk::Read {
-                time: a.time?,
-                tenant: a.tenant.clone(),
-                mailbox: a.mailbox.clone(),
-                items: a.items,
-                record_id: a.record_id.as_deref().map(str::to_string),
-                origin: a.origin.clone(),
+    /// The verdict on one access, added to its group.
+    fn judge_one(
+        &self,
+        a: &Access,
+        learn_end: &HashMap<Arc<str>, DateTime<Utc>>,
+        first_seen: &HashMap<(Arc<str>, Arc<str>), DateTime<Utc>>,
+        v: &mut Verdicts,
+    ) {
+        // A record without a time is judged on what it has: its session and token ids
+        // against the tenant's sign-ins; "new" needs a time, so it is never new.
+        let known = a.app.as_ref().is_none_or(|app| {
+            self.baseline.knows(&a.tenant, app)
+                || first_seen
+                    .get(&(a.tenant.clone(), app.clone()))
+                    .is_some_and(|f| Some(*f) < learn_end.get(&a.tenant).copied())
+        });
+        let learning = match a.time {
+            Some(time) => learn_end.get(&a.tenant).is_some_and(|end| time < *end),
+            None => true,
+        };
+        let new = !known && !learning;
+        let applicable = match a.time {
+            Some(time) => self.signins.covers(&a.tenant, time),
+            None => {
+                (a.session.is_some() || a.token.is_some()) && self.signins.has_tenant(&a.tenant)
+            }
+        };
+        let backing = if applicable {
+            let probe = Probe {
+                tenant: &a.tenant,
+                user: a.user.as_deref(),
                 ip: a.ip,
-                app: a.app.clone(),
-                token: a.token.as_deref().map(str::to_string),
-                session: a.session.as_deref().map(str::to_string),
-            })
-        })
-        .collect()
-}
-
-impl MailDetector {
-    /// Per tenant: the end of its learning period (first mail access + `learn_days`).
-    fn learning_ends(&self) -> HashMap<Arc<str>, DateTime<Utc>> {
-        let mut first: HashMap<Arc<str>, DateTime<Utc>> = HashMap::new();
-        for a in &self.accesses {
-            if let Some(t) = a.time {
-                let e = first.entry(a.tenant.clone()).or_insert(t);
-                *e = (*e).min(t);
+                session: a.session.as_deref(),
+                token: a.token.as_deref(),
+                time: a.time,
+            };
+            self.signins
+                .backing(&probe, self.options.signin_window_secs)
+        } else {
+            None
+        };
+        let verdict = match (applicable, backing, new) {
+            (true, None, true) => Some((&rules::NEW_CLIENT_NO_SIGNIN, Level::High)),
+            (true, None, false) => Some((&rules::NO_SIGNIN, Level::High)),
+            (true, Some(_), true) => Some((&rules::NEW_CLIENT, Level::Low)),
+            (false, _, true) => Some((&rules::NEW_CLIENT, Level::Medium)),
+            (false, _, false) => {
+                *v.not_applicable.entry(a.tenant.clone()).or_default() += 1;
+                None
             }
+            (true, Some(_), false) => None,
+        };
+        if a.throttled {
+            self.add(
+                &mut v.groups,
+                &rules::THROTTLED,
+                Level::Informational,
+                a,
+                None,
+            );
         }
-        first
-            .into_iter()
-            .map(|(k, t)| (k, t + Duration::days(self.options.learn_days)))
-            .collect()
-    }
-
-    /// Per (tenant, app): when the app first read mail in this input.
-    fn first_seen(&self) -> HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> {
-        let mut m: HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> = HashMap::new();
-        for a in &self.accesses {
-            if let (Some(app), Some(t)) = (&a.app, a.time) {
-                let e = m.entry((a.tenant.clone(), app.clone())).or_insert(t);
-                *e = (*e).min(t);
-            }
+        if let Some((rule, level)) = verdict {
+            self.add(&mut v.groups, rule, level, a, backing);
         }
-        m
     }
-
     /// Days on which a tenant's mailbox reads are logged but its sign-in logs are missing, while
     /// they exist for other days: a visibility gap, one detection per run of missing days.
-    fn source_gaps(&self, accesses: &[Access]) -> Vec<Alert> {
-        let mut days: BTreeMap<Arc<str>, BTreeMap<i64, &Access>> = BTreeMap::new();
-        for a in accesses {
-            if let Some(t) = a.time {
-                days.entry(a.tenant.clone())
-                    .or_default()
-                    .entry(super::signins::day(t))
-                    .or_insert(a);
-            }
-        }
+    fn source_gaps(&self, days: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>>) -> Vec<Alert> {
         let mut out = Vec::new();
         for (tenant, by_day) in days {
-            let missing: Vec<(&i64, &&Access)> = by_day
+            let missing = by_day
                 .iter()
-                .filter(|(_, a)| {
-                    a.time
-                        .is_some_and(|t| self.signins.entra_log(&tenant, t) == (true, false))
-                })
-                .collect();
-            let mut runs: Vec<Vec<(&i64, &&Access)>> = Vec::new();
+                .filter(|(_, (t, _))| self.signins.entra_log(&tenant, *t) == (true, false));
+            let mut runs: Vec<Vec<(&i64, &FirstOfDay)>> = Vec::new();
             for m in missing {
                 match runs.last_mut() {
                     Some(run) if run.last().is_some_and(|(d, _)| **d + 1 == *m.0) => run.push(m),
@@ -454,10 +511,8 @@ impl MailDetector {
                 }
             }
             for run in runs {
-                let (first, last) = (run[0].1, run[run.len() - 1].1);
-                let (Some(from), Some(to)) = (first.time, last.time) else {
-                    continue;
-                };
+                let ((from, origin), (to, _)) = (run[0].1, run[run.len() - 1].1);
+                let (from, to) = (*from, *to);
                 out.push(Alert {
                     time: Some(from),
                     rule: rules::SOURCE_GAP.rule(),
@@ -466,7 +521,7 @@ impl MailDetector {
                     ip: None,
                     app_id: None,
                     event_ids: Vec::new(),
-                    source: Some(first.origin.clone()),
+                    source: Some(origin.clone()),
                     summary: format!(
                         "tenant {tenant}: mailbox reads logged on {} day(s) from {} to {} with no Entra sign-in logs; those reads could not be checked for a sign-in",
                         run.len(),

@@ -12,8 +12,10 @@ mod bulk;
 pub mod interest;
 pub mod ioc;
 pub mod mailbox;
+mod shared;
 pub mod sigma;
 pub mod signins;
+mod spill;
 pub mod verdicts;
 
 use crate::alert::Alert;

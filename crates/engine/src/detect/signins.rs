@@ -5,20 +5,29 @@
 //! that address shortly before. This index answers "is there a sign-in behind this access?"
 //! and "are sign-in logs present for this tenant at that time at all?" (without them the
 //! question cannot be answered, and the detector must say so rather than pass).
+//!
+//! Compact by design, because it holds every successful sign-in of the input (millions in a
+//! month of a large tenant): session and token ids are kept as 64-bit fingerprints under a key
+//! drawn at random for each run (an attacker who chooses a forged token's id cannot aim at a
+//! collision; by chance one is about n / 2⁶⁴ likely), in sorted vectors; users and addresses
+//! are interned, and a sign-in by a user is 16 bytes.
 
 use crate::event::{Event, LogKind};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 /// Successful sign-ins of one tenant.
 #[derive(Debug, Default)]
 pub struct TenantSignIns {
-    sessions: HashSet<String>,
-    tokens: HashSet<String>,
-    /// user → (time, ip) of successful sign-ins.
-    by_user: HashMap<String, Vec<(i64, Option<IpAddr>)>>,
+    /// Fingerprints of session ids (sorted and deduplicated by [`SignInIndex::sort`]).
+    sessions: Vec<u64>,
+    tokens: Vec<u64>,
+    /// user → (time, address id) of successful sign-ins.
+    by_user: HashMap<Box<str>, Vec<(i64, u32)>>,
     /// Days (Unix day numbers) with any sign-in record, successful or not.
     days: HashSet<i64>,
     /// Days with Entra sign-in log records (not counting UAL `UserLoggedIn`).
@@ -31,6 +40,9 @@ pub struct TenantSignIns {
 #[derive(Debug, Default)]
 pub struct SignInIndex {
     tenants: HashMap<String, TenantSignIns>,
+    /// Interned addresses; id 0 is "no address".
+    addresses: HashMap<IpAddr, u32>,
+    keys: RandomState,
     sorted: bool,
 }
 
@@ -94,7 +106,13 @@ impl SignInIndex {
             return;
         }
         let Some(tenant) = &c.tenant else { return };
-        let t = self.tenants.entry(tenant.clone()).or_default();
+        if !self.tenants.contains_key(tenant) {
+            self.tenants
+                .insert(tenant.clone(), TenantSignIns::default());
+        }
+        let Some(t) = self.tenants.get_mut(tenant) else {
+            return;
+        };
         if let Some(time) = c.time {
             t.days.insert(day(time));
             if event.kind == LogKind::EntraSignIn {
@@ -105,28 +123,46 @@ impl SignInIndex {
             return;
         }
         if let Some(s) = &c.session_id {
-            t.sessions.insert(s.clone());
+            // A session's token refreshes are logged one after another: keep it once.
+            let id = self.keys.hash_one(s.as_str());
+            if t.sessions.last() != Some(&id) {
+                t.sessions.push(id);
+            }
         }
         if let Some(tok) = &c.token_id {
-            t.tokens.insert(tok.clone());
+            t.tokens.push(self.keys.hash_one(tok.as_str()));
         }
         if let Some(app) = &c.app_id {
-            t.apps.insert(app.clone());
+            if !t.apps.contains(app) {
+                t.apps.insert(app.clone());
+            }
         }
         if let (Some(user), Some(time)) = (&c.user, c.time) {
-            t.by_user
-                .entry(user.clone())
-                .or_default()
-                .push((time.timestamp(), c.ip));
-            self.sorted = false;
+            let next = self.addresses.len() as u32 + 1;
+            let ip =
+                c.ip.map_or(0, |ip| *self.addresses.entry(ip).or_insert(next));
+            match t.by_user.get_mut(user.as_str()) {
+                Some(v) => v.push((time.timestamp(), ip)),
+                None => {
+                    t.by_user
+                        .insert(user.as_str().into(), vec![(time.timestamp(), ip)]);
+                }
+            }
         }
+        self.sorted = false;
     }
 
-    fn sort(&mut self) {
+    /// Sorts what was gathered; [`SignInIndex::backing`] needs it after the last `observe`.
+    pub fn prepare(&mut self) {
         if !self.sorted {
             for t in self.tenants.values_mut() {
+                for ids in [&mut t.sessions, &mut t.tokens] {
+                    ids.sort_unstable();
+                    ids.dedup();
+                    ids.shrink_to_fit();
+                }
                 for v in t.by_user.values_mut() {
-                    v.sort_unstable_by_key(|(time, _)| *time);
+                    v.sort_unstable();
                 }
             }
             self.sorted = true;
@@ -163,22 +199,27 @@ impl SignInIndex {
     /// The sign-in behind an access, if any: its session, its token, or a sign-in by the user
     /// from the same address within `window_secs` before it (or 5 minutes after: clocks and
     /// aggregation differ between the two logs).
-    pub fn backing(&mut self, access: &Probe<'_>, window_secs: i64) -> Option<Backing> {
-        self.sort();
+    /// Call [`SignInIndex::prepare`] first.
+    pub fn backing(&self, access: &Probe<'_>, window_secs: i64) -> Option<Backing> {
+        debug_assert!(self.sorted, "SignInIndex::prepare was not called");
         let t = self.tenants.get(access.tenant)?;
-        if access.session.is_some_and(|s| t.sessions.contains(s)) {
+        let known = |ids: &[u64], id: Option<&str>| {
+            id.is_some_and(|id| ids.binary_search(&self.keys.hash_one(id)).is_ok())
+        };
+        if known(&t.sessions, access.session) {
             return Some(Backing::Session);
         }
-        if access.token.is_some_and(|k| t.tokens.contains(k)) {
+        if known(&t.tokens, access.token) {
             return Some(Backing::Token);
         }
         let (user, ip, time) = (access.user?, access.ip?, access.time?.timestamp());
+        let ip = *self.addresses.get(&ip)?;
         let signins = t.by_user.get(user)?;
         let from = signins.partition_point(|(s, _)| *s < time - window_secs);
         signins[from..]
             .iter()
             .take_while(|(s, _)| *s <= time + 300)
-            .any(|(_, sip)| *sip == Some(ip))
+            .any(|(_, sip)| *sip == ip)
             .then_some(Backing::UserAndAddress)
     }
 }

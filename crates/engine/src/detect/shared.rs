@@ -1,0 +1,219 @@
+//! One unique token id or one Entra session reading three or more mailboxes.
+//!
+//! Both are issued to one user, so one that reads many mailboxes is being replayed (or is a
+//! broad delegate: see docs/detections.md). Finding them needs every (token, mailbox) pair of
+//! the input, and a month of a large tenant has millions of tokens; so, with bounded memory:
+//! * as reads go by, each distinct (fingerprint of tenant + token or session, mailbox id) pair
+//!   is appended to a temporary file (a small direct-mapped cache drops the immediate repeats
+//!   of a token's reads);
+//! * at the end the file is read back in as many hash partitions as keep each pass's table
+//!   near a million keys, and the fingerprints with three or more mailboxes are *flagged*;
+//! * when the accesses are read back, only the reads of flagged fingerprints are gathered, by
+//!   their exact ids: a fingerprint collision can flag too much, never too little, and the
+//!   exact grouping then drops what the collision added.
+
+use super::builtin_rules as rules;
+use super::bulk::Read;
+use crate::alert::{Alert, Level};
+use crate::event::Origin;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::{self, BufReader, BufWriter, Read as _, Seek, SeekFrom, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Keys held by one partition pass, at most about this many.
+const KEYS_PER_PASS: u64 = 1 << 20;
+const CACHE_SLOTS: usize = 1 << 16;
+
+/// Whether a fingerprint names a token or a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Token,
+    Session,
+}
+
+/// The (fingerprint, mailbox) pairs of the input, parked in a temporary file.
+#[derive(Debug, Default)]
+pub struct SharedIds {
+    keys: RandomState,
+    out: Option<BufWriter<File>>,
+    pairs: u64,
+    recent: Vec<(u64, u32)>,
+}
+
+impl SharedIds {
+    /// The fingerprint of a token or session id within a tenant.
+    pub fn fingerprint(&self, tenant: u32, kind: Kind, id: &str) -> u64 {
+        self.keys.hash_one((tenant, kind, id))
+    }
+
+    /// Notes that `fingerprint` read `mailbox`.
+    pub fn add(&mut self, fingerprint: u64, mailbox: u32) -> io::Result<()> {
+        if self.recent.is_empty() {
+            self.recent = vec![(0, u32::MAX); CACHE_SLOTS];
+        }
+        let slot = &mut self.recent[fingerprint as usize % CACHE_SLOTS];
+        if *slot == (fingerprint, mailbox) {
+            return Ok(());
+        }
+        *slot = (fingerprint, mailbox);
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => self
+                .out
+                .insert(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?)),
+        };
+        out.write_all(&fingerprint.to_le_bytes())?;
+        out.write_all(&mailbox.to_le_bytes())?;
+        self.pairs += 1;
+        Ok(())
+    }
+
+    /// The fingerprints that read three or more distinct mailboxes.
+    pub fn flagged(&mut self) -> io::Result<HashSet<u64>> {
+        self.recent = Vec::new();
+        let Some(out) = self.out.take() else {
+            return Ok(HashSet::new());
+        };
+        let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let partitions = self.pairs.div_ceil(KEYS_PER_PASS).max(1);
+        let mut flagged = HashSet::new();
+        for part in 0..partitions {
+            file.seek(SeekFrom::Start(0))?;
+            let mut input = BufReader::with_capacity(1 << 16, &file);
+            // Up to two mailboxes a fingerprint; `MANY` once a third appears.
+            let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
+            let mut pair = [0u8; 12];
+            for _ in 0..self.pairs {
+                input.read_exact(&mut pair)?;
+                let (fp, rest) = pair.split_at(8);
+                let fp = u64::from_le_bytes(fp.try_into().unwrap_or_default());
+                if fp % partitions != part {
+                    continue;
+                }
+                let mailbox = u32::from_le_bytes(rest.try_into().unwrap_or_default());
+                let e = seen.entry(fp).or_insert((mailbox, NO_MAILBOX));
+                if e.1 == MANY || e.0 == mailbox || e.1 == mailbox {
+                    continue;
+                }
+                e.1 = if e.1 == NO_MAILBOX { mailbox } else { MANY };
+                if e.1 == MANY {
+                    flagged.insert(fp);
+                }
+            }
+        }
+        Ok(flagged)
+    }
+}
+
+const NO_MAILBOX: u32 = u32::MAX;
+const MANY: u32 = u32::MAX - 1;
+
+type FirstRead = (DateTime<Utc>, Origin, Option<IpAddr>, Option<Arc<str>>);
+
+/// The reads of one flagged token or session, gathered when the accesses are read back.
+#[derive(Default)]
+pub struct SharedReads {
+    mailboxes: BTreeSet<Arc<str>>,
+    /// The earliest read: time, origin, address, app.
+    first: Option<FirstRead>,
+    ids: Vec<String>,
+}
+
+impl SharedReads {
+    pub fn add(&mut self, r: &Read, max_ids: usize) {
+        self.mailboxes.insert(r.mailbox.clone());
+        if self.first.as_ref().is_none_or(|f| r.time < f.0) {
+            self.first = Some((r.time, r.origin.clone(), r.ip, r.app.clone()));
+        }
+        if let Some(id) = &r.record_id {
+            if self.ids.len() < max_ids {
+                self.ids.push(id.clone());
+            }
+        }
+    }
+}
+
+/// Detections for the gathered tokens and sessions (tenant, "token …" / "session …") that
+/// did read three or more mailboxes.
+pub fn shared_tokens(gathered: BTreeMap<(Arc<str>, String), SharedReads>) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for ((tenant, token), reads) in gathered {
+        if reads.mailboxes.len() < 3 {
+            continue;
+        }
+        let Some((time, origin, ip, app)) = reads.first else {
+            continue;
+        };
+        out.push(Alert {
+            time: Some(time),
+            rule: rules::MANY_MAILBOXES.at(Level::Medium),
+            tenant: Some(tenant.to_string()),
+            user: None,
+            ip: ip.map(|i| i.to_string()),
+            app_id: app.as_deref().map(str::to_string),
+            event_ids: reads.ids,
+            source: Some(origin),
+            summary: format!("one {token} read {} mailboxes", reads.mailboxes.len()),
+            evidence: json!({"shared": token, "mailboxes": reads.mailboxes.iter().map(|m| &**m).collect::<Vec<&str>>()}),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_exactly_the_ids_with_three_mailboxes() {
+        let mut ids = SharedIds::default();
+        let (a, b, c) = (
+            ids.fingerprint(0, Kind::Token, "a"),
+            ids.fingerprint(0, Kind::Token, "b"),
+            ids.fingerprint(1, Kind::Token, "a"),
+        );
+        assert_ne!(a, c, "the tenant is part of the fingerprint");
+        assert_ne!(a, ids.fingerprint(0, Kind::Session, "a"));
+        for (fp, mailbox) in [
+            (a, 1),
+            (a, 1),
+            (a, 2),
+            (b, 1),
+            (b, 2),
+            (b, 1),
+            (c, 5),
+            (a, 2),
+        ] {
+            ids.add(fp, mailbox).unwrap();
+        }
+        assert!(ids.flagged().unwrap().is_empty());
+        let mut ids2 = SharedIds::default();
+        let d = ids2.fingerprint(0, Kind::Token, "d");
+        for mailbox in [1, 2, 1, 2, 3, 4] {
+            ids2.add(d, mailbox).unwrap();
+        }
+        ids2.add(ids2.fingerprint(0, Kind::Token, "e"), 9).unwrap();
+        assert_eq!(ids2.flagged().unwrap(), HashSet::from([d]));
+    }
+
+    #[test]
+    fn partitions_cover_every_key() {
+        let mut ids = SharedIds::default();
+        let n = KEYS_PER_PASS + 10;
+        for k in 0..n {
+            ids.add(k, 1).unwrap();
+        }
+        // Far past one pass's keys: the last key's three mailboxes are still found.
+        for mailbox in [2, 3] {
+            ids.add(n - 1, mailbox).unwrap();
+            ids.add(3, mailbox).unwrap();
+        }
+        assert_eq!(ids.flagged().unwrap(), HashSet::from([n - 1, 3]));
+    }
+}
