@@ -6,7 +6,7 @@ use super::Framed;
 use std::io::{self, BufRead};
 
 /// About this many bytes of whole lines make a chunk.
-pub const CHUNK_BYTES: usize = 1 << 20;
+pub const CHUNK_BYTES: usize = 1 << 19;
 
 /// Whole lines, with the number of the first.
 pub struct Chunk {

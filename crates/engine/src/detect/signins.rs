@@ -9,8 +9,8 @@
 //! Compact by design, because it holds every successful sign-in of the input (millions in a
 //! month of a large tenant): session and token ids are kept as 64-bit fingerprints under a key
 //! drawn at random for each run (an attacker who chooses a forged token's id cannot aim at a
-//! collision; by chance one is about n / 2⁶⁴ likely), in sorted vectors; users and addresses
-//! are interned, and a sign-in by a user is 16 bytes.
+//! collision; by chance one is about n / 2⁶⁴ likely); users and addresses
+//! are interned, and a sign-in by a user is 8 bytes.
 
 use crate::event::{Event, LogKind};
 use chrono::{DateTime, Utc};
@@ -23,11 +23,12 @@ use std::net::IpAddr;
 /// Successful sign-ins of one tenant.
 #[derive(Debug, Default)]
 pub struct TenantSignIns {
-    /// Fingerprints of session ids (sorted and deduplicated by [`SignInIndex::sort`]).
-    sessions: Vec<u64>,
+    /// Fingerprints of session ids (a session has many sign-ins: a set).
+    sessions: HashSet<u64>,
+    /// Fingerprints of unique token ids (one sign-in each: sorted by [`SignInIndex::prepare`]).
     tokens: Vec<u64>,
-    /// user → (time, address id) of successful sign-ins.
-    by_user: HashMap<Box<str>, Vec<(i64, u32)>>,
+    /// user → (time, address id) of successful sign-ins; the time in [`stamp`] seconds.
+    by_user: HashMap<Box<str>, Vec<(u32, u32)>>,
     /// Days (Unix day numbers) with any sign-in record, successful or not.
     days: HashSet<i64>,
     /// Days with Entra sign-in log records (not counting UAL `UserLoggedIn`).
@@ -79,6 +80,12 @@ pub(crate) fn day(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400)
 }
 
+/// A time as 32-bit seconds since 2000-01-01 UTC (through 2136), saturating outside: the
+/// sign-in join compares these, and order is kept (times before 2000 all compare equal).
+fn stamp(seconds: i64) -> u32 {
+    (seconds - 946_684_800).clamp(0, i64::from(u32::MAX)) as u32
+}
+
 /// True for a sign-in that succeeded (Entra `status.errorCode` / `resultType` 0; UAL
 /// `UserLoggedIn`). A record that does not say is taken as successful.
 fn succeeded(event: &Event) -> bool {
@@ -123,11 +130,7 @@ impl SignInIndex {
             return;
         }
         if let Some(s) = &c.session_id {
-            // A session's token refreshes are logged one after another: keep it once.
-            let id = self.keys.hash_one(s.as_str());
-            if t.sessions.last() != Some(&id) {
-                t.sessions.push(id);
-            }
+            t.sessions.insert(self.keys.hash_one(s.as_str()));
         }
         if let Some(tok) = &c.token_id {
             t.tokens.push(self.keys.hash_one(tok.as_str()));
@@ -142,10 +145,10 @@ impl SignInIndex {
             let ip =
                 c.ip.map_or(0, |ip| *self.addresses.entry(ip).or_insert(next));
             match t.by_user.get_mut(user.as_str()) {
-                Some(v) => v.push((time.timestamp(), ip)),
+                Some(v) => v.push((stamp(time.timestamp()), ip)),
                 None => {
-                    t.by_user
-                        .insert(user.as_str().into(), vec![(time.timestamp(), ip)]);
+                    let first = vec![(stamp(time.timestamp()), ip)];
+                    t.by_user.insert(user.as_str().into(), first);
                 }
             }
         }
@@ -156,11 +159,9 @@ impl SignInIndex {
     pub fn prepare(&mut self) {
         if !self.sorted {
             for t in self.tenants.values_mut() {
-                for ids in [&mut t.sessions, &mut t.tokens] {
-                    ids.sort_unstable();
-                    ids.dedup();
-                    ids.shrink_to_fit();
-                }
+                t.tokens.sort_unstable();
+                t.tokens.dedup();
+                t.tokens.shrink_to_fit();
                 for v in t.by_user.values_mut() {
                     v.sort_unstable();
                 }
@@ -203,22 +204,27 @@ impl SignInIndex {
     pub fn backing(&self, access: &Probe<'_>, window_secs: i64) -> Option<Backing> {
         debug_assert!(self.sorted, "SignInIndex::prepare was not called");
         let t = self.tenants.get(access.tenant)?;
-        let known = |ids: &[u64], id: Option<&str>| {
-            id.is_some_and(|id| ids.binary_search(&self.keys.hash_one(id)).is_ok())
-        };
-        if known(&t.sessions, access.session) {
+        let fingerprint = |id: &str| self.keys.hash_one(id);
+        if access
+            .session
+            .is_some_and(|s| t.sessions.contains(&fingerprint(s)))
+        {
             return Some(Backing::Session);
         }
-        if known(&t.tokens, access.token) {
+        if access
+            .token
+            .is_some_and(|k| t.tokens.binary_search(&fingerprint(k)).is_ok())
+        {
             return Some(Backing::Token);
         }
         let (user, ip, time) = (access.user?, access.ip?, access.time?.timestamp());
         let ip = *self.addresses.get(&ip)?;
         let signins = t.by_user.get(user)?;
-        let from = signins.partition_point(|(s, _)| *s < time - window_secs);
+        let (from, to) = (stamp(time - window_secs), stamp(time + 300));
+        let from = signins.partition_point(|(s, _)| *s < from);
         signins[from..]
             .iter()
-            .take_while(|(s, _)| *s <= time + 300)
+            .take_while(|(s, _)| *s <= to)
             .any(|(_, sip)| *sip == ip)
             .then_some(Backing::UserAndAddress)
     }
