@@ -1,4 +1,4 @@
-//! End-to-end: `stormwatch hunt`'s prefilter accounting and the mail analysis memory cap.
+//! End-to-end: `stormwatch hunt`'s prefilter accounting and the mail analysis caps.
 
 use std::process::{Command, Output, Stdio};
 
@@ -63,4 +63,61 @@ fn mail_analysis_cap_says_how_many_records_it_left_out() {
     );
     let o = run(&["hunt", "-f", "jsonl", &path]);
     assert!(!stderr(&o).contains("cap reached"), "{}", stderr(&o));
+}
+
+#[test]
+fn signin_cap_says_how_many_signins_it_left_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let login = r#"{"CreationTime":"2023-06-01T0{H}:00:00","Id":"l{H}","Operation":"UserLoggedIn","OrganizationId":"T1","Workload":"AzureActiveDirectory","RecordType":15,"UserId":"bob@x.example","ClientIP":"10.0.0.{H}"}"#;
+    let read = r#"{"CreationTime":"2023-06-01T03:00:00","Id":"m1","Operation":"MailItemsAccessed","OrganizationId":"T1","Workload":"Exchange","UserId":"bob@x.example","ClientIPAddress":"10.0.0.2"}"#;
+    let text = format!(
+        "{}\n{}\n{read}\n",
+        login.replace("{H}", "1"),
+        login.replace("{H}", "2")
+    );
+    let path = dir.path().join("ual.jsonl");
+    std::fs::write(&path, text).expect("write logs");
+    let path = path.to_string_lossy().into_owned();
+    let without_signin = "with no Entra sign-in behind them";
+
+    let o = run(&["hunt", "-f", "jsonl", &path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains(without_signin), "{out}");
+    assert!(
+        !stderr(&o).contains("sign-ins after the first"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Only the first sign-in (from 10.0.0.1) is indexed: the read from 10.0.0.2 has none.
+    let o = run(&["hunt", "-f", "jsonl", "--max-signins", "1", &path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(without_signin), "{out}");
+    assert!(
+        stderr(&o)
+            .contains("cap reached: 1 successful sign-ins after the first 1 were not indexed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_unwritable_temporary_directory_is_reported_not_passed_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = logs(&dir);
+    let o = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["hunt", "-f", "jsonl", &path])
+        .env("TMPDIR", dir.path().join("missing"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run stormwatch");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("missing failed (")
+            && e.contains("3 MailItemsAccessed records were not analysed"),
+        "{e}"
+    );
 }

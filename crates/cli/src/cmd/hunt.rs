@@ -63,6 +63,11 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000_000, value_name = "N")]
     pub max_mail_records: usize,
 
+    /// Memory cap of the sign-in join: at most this many successful sign-ins are indexed
+    /// (about 20 bytes each); past it a note says how many were not.
+    #[arg(long, default_value_t = 20_000_000, value_name = "N")]
+    pub max_signins: u64,
+
     /// Also write incident and campaign records (`"type": "incident"` / `"campaign"`) in json
     /// and jsonl output. Tables and HTML always show incidents first.
     #[arg(long)]
@@ -215,6 +220,7 @@ fn builtins(args: &Args, notes: &mut Vec<String>) -> Result<Option<Builtins>, St
         learn_days: args.learn_days,
         signin_window_secs: args.signin_window * 3600,
         max_accesses: args.max_mail_records,
+        max_signins: args.max_signins,
         ..MailOptions::default()
     };
     let mut indicators = ioc::storm_0558();

@@ -45,6 +45,10 @@ pub struct MailOptions {
     /// 150 bytes each in a temporary file; 10 million ≈ 1.5 GB). Later ones are counted, not
     /// analysed, and a note says so (docs/performance.md).
     pub max_accesses: usize,
+    /// Memory cap: at most this many successful sign-ins are indexed for the sign-in join
+    /// (about 20 bytes each; 20 million ≈ 400 MB). Past it, accesses only a later sign-in
+    /// would back are reported as without sign-in, and a note says so.
+    pub max_signins: u64,
 }
 
 impl Default for MailOptions {
@@ -54,6 +58,7 @@ impl Default for MailOptions {
             signin_window_secs: 24 * 3600,
             max_ids: 1000,
             max_accesses: 10_000_000,
+            max_signins: 20_000_000,
         }
     }
 }
@@ -142,8 +147,8 @@ fn consented_apps(event: &Event) -> Vec<String> {
 impl MailDetector {
     pub fn new(options: MailOptions, baseline: Baseline) -> Self {
         MailDetector {
+            signins: SignInIndex::with_cap(options.max_signins),
             options,
-            signins: SignInIndex::default(),
             strings: Strings::default(),
             spill: Spill::default(),
             tenant_first: HashMap::new(),
@@ -236,6 +241,14 @@ impl Detector for MailDetector {
                  were not analysed (raise --max-mail-records, or hunt each tenant's logs \
                  separately)",
                 self.over_cap, self.options.max_accesses
+            ));
+        }
+        let (over, cap) = self.signins.over_cap();
+        if over > 0 {
+            notes.push(format!(
+                "mail detectors: cap reached: {over} successful sign-ins after the first {cap} \
+                 were not indexed, so mail reads they back may be reported as without sign-in \
+                 (raise --max-signins, or hunt each tenant's logs separately)"
             ));
         }
         if self.spill.rows() == 0 && self.failure.is_none() {

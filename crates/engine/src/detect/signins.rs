@@ -41,6 +41,11 @@ pub struct TenantSignIns {
 #[derive(Debug, Default)]
 pub struct SignInIndex {
     tenants: HashMap<String, TenantSignIns>,
+    /// At most this many successful sign-ins are indexed (0: no cap).
+    cap: u64,
+    indexed: u64,
+    /// Successful sign-ins past the cap, not indexed.
+    over_cap: u64,
     /// Interned addresses; id 0 is "no address".
     addresses: HashMap<IpAddr, u32>,
     keys: RandomState,
@@ -104,6 +109,19 @@ fn succeeded(event: &Event) -> bool {
 }
 
 impl SignInIndex {
+    /// An index that holds at most `cap` successful sign-ins (about 20 bytes each).
+    pub fn with_cap(cap: u64) -> Self {
+        SignInIndex {
+            cap,
+            ..SignInIndex::default()
+        }
+    }
+
+    /// Successful sign-ins seen past the cap (not indexed), and the cap.
+    pub fn over_cap(&self) -> (u64, u64) {
+        (self.over_cap, self.cap)
+    }
+
     /// Takes note of a sign-in (Entra sign-in record or UAL `UserLoggedIn`); ignores the rest.
     pub fn observe(&mut self, event: &Event) {
         let c = &event.core;
@@ -129,6 +147,11 @@ impl SignInIndex {
         if !succeeded(event) {
             return;
         }
+        if self.cap > 0 && self.indexed >= self.cap {
+            self.over_cap += 1;
+            return;
+        }
+        self.indexed += 1;
         if let Some(s) = &c.session_id {
             t.sessions.insert(self.keys.hash_one(s.as_str()));
         }
