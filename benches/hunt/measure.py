@@ -4,7 +4,7 @@
 Runs every configuration RUNS times on the corpora in BENCH_DIR and prints a markdown table:
 median wall time, events/s, MB/s, peak RSS (/usr/bin/time %M) and the 1-minute load average
 before the runs. Each record also goes to BENCH_DIR/results.jsonl. Environment (set by run.sh):
-BIN FLOORS RSIGMA BENCH_DIR RUNS SIZES PEERS MEMCHECK LOAD_MAX RULESETS.
+BIN FLOORS RSIGMA BENCH_DIR RUNS SIZES PEERS MEMCHECK LOAD_MAX RULESETS PARSERS_BIN.
 """
 
 import json
@@ -23,6 +23,7 @@ SIZES = ENV.get("SIZES", "100k 1m").split()
 PEERS = ENV.get("PEERS", "1") == "1"
 MEMCHECK = ENV.get("MEMCHECK", "1") == "1"
 LOAD_MAX = float(ENV.get("LOAD_MAX", "3.0"))
+PARSERS_BIN = ENV.get("PARSERS_BIN", "")
 OUT = os.path.join(BENCH_DIR, "results.jsonl")
 
 
@@ -171,6 +172,20 @@ def main():
             measure(size, "stormwatch", "memory: cloud rules + built-ins, UAL + sign-ins, jsonl",
                     [BIN, "hunt", "-q", "-f", "jsonl", "-r", f"{RULESETS}/cloud"] + files,
                     events, nbytes, runs=1)
+    if PARSERS_BIN:
+        ual = os.path.join(BENCH_DIR, SIZES[0], "ual.jsonl")
+        calm()
+        p = subprocess.run([PARSERS_BIN, ual, "64"], capture_output=True, check=True, text=True)
+        print()
+        print(f"Parsers, one thread, the first 64 MB of {SIZES[0]}/ual.jsonl, median of 5 passes:")
+        print()
+        print("| parser | lines | MB/s | lines/s |")
+        print("|---|---:|---:|---:|")
+        for line in p.stdout.splitlines():
+            r = json.loads(line)
+            with open(OUT, "a") as f:
+                f.write(json.dumps({"tool": "parser", **r}) + "\n")
+            print(f"| {r['parser']} | {r['lines']:,} | {r['mb_per_s']:.0f} | {r['lines_per_s']:,.0f} |")
     if ratios:
         print()
         print("| corpus | stormwatch configuration | ratio of events/s (÷ rsigma with the same rules, or ÷ the floor named) |")

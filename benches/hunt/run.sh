@@ -3,7 +3,7 @@
 #
 #   benches/hunt/run.sh                 # everything (≈30 min on 2 cores once corpora exist)
 #   SIZES="100k" RUNS=3 benches/hunt/run.sh
-#   MEMCHECK=0 PEERS=0 benches/hunt/run.sh
+#   MEMCHECK=0 PEERS=0 PARSERS=0 benches/hunt/run.sh
 #
 # Steps: (a) build target/release/stormwatch and the floors example; (b) install rsigma 0.23.0
 # with cargo if it is missing (several minutes, once); (c) generate the corpora with the
@@ -11,8 +11,9 @@
 # same bytes; kept between runs); (d) rule sets: SigmaHQ cloud rules, the full SigmaHQ rules/
 # tree, and the built-ins only; (e) $RUNS runs a configuration, median wall time → events/s and
 # MB/s, peak RSS from /usr/bin/time, the 1-minute load average before each run; the floors
-# (memchr line split, serde_json parse of every line). The 5M corpus is for stormwatch's memory
-# check only (one run). Results: a markdown table on stdout and $BENCH_DIR/results.jsonl.
+# (memchr line split, serde_json parse of every line); (f) the JSON parser comparison
+# (benches/parsers: serde_json, simd-json, sonic-rs, one thread). The 5M corpus is for
+# stormwatch's memory check only (one run). Results: a markdown table on stdout and $BENCH_DIR/results.jsonl.
 #
 # Peers get the UAL JSON lines file only (rsigma reads JSON lines), and so does stormwatch in
 # the side-by-side rows, so input and rules are identical. stormwatch's built-in mail analysis
@@ -27,6 +28,7 @@ RUNS=${RUNS:-3}
 SIZES=${SIZES:-"100k 1m"}
 PEERS=${PEERS:-1}
 MEMCHECK=${MEMCHECK:-1}
+PARSERS=${PARSERS:-1}
 LOAD_MAX=${LOAD_MAX:-3.0}
 RSIGMA=${RSIGMA:-$(command -v rsigma || echo "$HOME/.cargo/bin/rsigma")}
 BIN=${STORMWATCH:-$ROOT/target/release/stormwatch}
@@ -78,5 +80,12 @@ mkdir -p "$RULESETS"
 ln -sfn "$SIGMA/rules/cloud" "$RULESETS/cloud"
 ln -sfn "$SIGMA/rules" "$RULESETS/full"
 
-export BIN FLOORS RSIGMA BENCH_DIR RUNS SIZES PEERS MEMCHECK LOAD_MAX RULESETS
+PARSERS_BIN=""
+if [ "$PARSERS" = 1 ]; then
+    echo "== building the parser comparison (benches/parsers)" >&2
+    (cd "$ROOT/benches/parsers" && cargo build --release -q >&2)
+    PARSERS_BIN="$ROOT/benches/parsers/target/release/parser-shootout"
+fi
+
+export BIN FLOORS RSIGMA BENCH_DIR RUNS SIZES PEERS MEMCHECK LOAD_MAX RULESETS PARSERS_BIN
 exec python3 "$HERE/measure.py"
