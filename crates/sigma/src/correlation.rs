@@ -403,7 +403,14 @@ pub struct Correlator<'a> {
     state: Vec<HashMap<GroupKey, Window>>,
     by_rule: HashMap<usize, Vec<(usize, usize)>>,
     by_corr: HashMap<usize, Vec<(usize, usize)>>,
+    /// At most this many open groups over all correlations (memory cap).
+    max_groups: usize,
+    /// Matches that would have opened a group past the cap, not kept.
+    refused: u64,
 }
+
+/// Default cap on open correlation groups: a group holds the matches within one timespan.
+pub const MAX_GROUPS: usize = 1_000_000;
 
 fn scalar_string(v: &Value) -> String {
     match v {
@@ -429,7 +436,21 @@ impl<'a> Correlator<'a> {
             state: set.correlations().iter().map(|_| HashMap::new()).collect(),
             by_rule,
             by_corr,
+            max_groups: MAX_GROUPS,
+            refused: 0,
         }
+    }
+
+    /// Caps the open groups (memory): a match that would open one more is counted in
+    /// [`Correlator::refused`] instead.
+    pub fn with_max_groups(mut self, max_groups: usize) -> Self {
+        self.max_groups = max_groups;
+        self
+    }
+
+    /// Matches not kept because the group cap was reached, and the cap.
+    pub fn refused(&self) -> (u64, usize) {
+        (self.refused, self.max_groups)
     }
 
     /// True if some correlation uses matches of the rule at `rule_index`.
@@ -556,7 +577,14 @@ impl<'a> Correlator<'a> {
             .filter(|v| !v.is_null())
             .map(|v| scalar_string(&v));
         let mut produced = Vec::new();
-        let mut w = self.state[ci].remove(&key).unwrap_or_default();
+        let mut w = match self.state[ci].remove(&key) {
+            Some(w) => w,
+            None if self.open_groups() >= self.max_groups => {
+                self.refused += 1;
+                return;
+            }
+            None => Window::default(),
+        };
         let now = time_ms.max(w.newest);
         let entry = Entry {
             time: now,

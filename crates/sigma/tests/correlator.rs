@@ -1,4 +1,4 @@
-//! Correlator API behaviour beyond the vectors: `advance` for long-running streams.
+//! Correlator API behaviour beyond the vectors: `advance` for long-running streams, the cap.
 
 use serde_json::json;
 use std::path::Path;
@@ -43,4 +43,25 @@ fn extreme_times_do_not_overflow() {
         let _ = c.advance(t);
     }
     let _ = c.flush();
+}
+
+#[test]
+fn group_cap_refuses_new_groups_and_counts_them() {
+    let (set, _) = RuleSet::from_yaml_str(RULES, Path::new("c.yml"), &Config::builtin());
+    // Two correlations use the base rule: one user opens two groups.
+    let mut c = Correlator::new(&set).with_max_groups(2);
+    for t in [0, 1_000] {
+        assert!(c.feed(0, &json!({"A": 1, "U": "x"}), t, 1).is_empty());
+    }
+    assert_eq!(c.open_groups(), 2);
+    assert!(c.feed(0, &json!({"A": 1, "U": "y"}), 1_500, 2).is_empty());
+    assert_eq!(c.open_groups(), 2);
+    assert_eq!(c.refused(), (2, 2));
+    // The groups within the cap still work: a third match of "x" fires `many`.
+    let hits = c.feed(0, &json!({"A": 1, "U": "x"}), 2_000, 3);
+    let ids: Vec<&str> = hits
+        .iter()
+        .map(|h| set.correlations()[h.correlation].meta.id.as_str())
+        .collect();
+    assert_eq!(ids, ["many"]);
 }

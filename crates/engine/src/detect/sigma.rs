@@ -333,6 +333,13 @@ impl Detector for SigmaDetector<'_> {
                 out.push(self.correlation_alert(&hit));
             }
         }
+        let (refused, cap) = self.correlator.refused();
+        if refused > 0 {
+            notes.push(format!(
+                "Sigma correlations: cap reached: {refused} base-rule matches would have opened a \
+                 group past the first {cap} and were not correlated"
+            ));
+        }
         if self.unrouted > 0 {
             notes.push(format!(
                 "{} Sigma rules have a logsource no log kind maps to; they were not evaluated",
