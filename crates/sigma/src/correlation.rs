@@ -448,7 +448,9 @@ impl<'a> Correlator<'a> {
         self
     }
 
-    /// Matches not kept because the group cap was reached, and the cap.
+    /// Matches not kept because the group cap was reached (one per correlation the match
+    /// would have opened a group of, chained hits included), and the cap. Groups are freed
+    /// only by [`Correlator::advance`] and [`Correlator::flush`].
     pub fn refused(&self) -> (u64, usize) {
         (self.refused, self.max_groups)
     }

@@ -64,7 +64,7 @@ pub struct Args {
     pub max_mail_records: usize,
 
     /// Memory cap of the sign-in join: at most this many successful sign-ins are indexed
-    /// (about 20 bytes each); past it a note says how many were not.
+    /// (about 20 bytes each; 0: no cap); past it a note says how many were not.
     #[arg(long, default_value_t = 20_000_000, value_name = "N")]
     pub max_signins: u64,
 

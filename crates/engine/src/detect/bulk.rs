@@ -4,11 +4,9 @@
 //! Robust statistics, so one bad day does not hide the next: per mailbox, the items read per
 //! UTC day; a day is anomalous when it exceeds all of `3 × median`, `median + 10 × MAD × 1.4826`
 //! (MAD scaled to a standard deviation) and an absolute floor of 100 items, and the mailbox has
-//! at least 5 days of history. A token and an Entra session are issued to one user; one unique
-//! token id or session id reading three or more mailboxes is being replayed (or is a broad
-//! delegate: see docs/detections.md). Many mailboxes read from one address or by one app are
-//! not flagged here — an office NAT does that all day — but reads without sign-in from one
-//! address join one incident.
+//! at least 5 days of history. Many mailboxes read from one address or by one app are not
+//! flagged — an office NAT does that all day — but reads without sign-in from one address join
+//! one incident.
 
 use super::builtin_rules as rules;
 use crate::alert::Alert;

@@ -243,6 +243,13 @@ impl Detector for MailDetector {
                 self.over_cap, self.options.max_accesses
             ));
         }
+        let outside = self.signins.out_of_range();
+        if outside > 0 {
+            notes.push(format!(
+                "mail detectors: {outside} successful sign-ins dated outside 2000–2136 were not \
+                 used to match mail reads by user and address (session and token ids were)"
+            ));
+        }
         let (over, cap) = self.signins.over_cap();
         if over > 0 {
             notes.push(format!(
@@ -259,8 +266,11 @@ impl Detector for MailDetector {
             return;
         }
         if let Err(e) = self.judge(out, notes) {
-            let lost = self.spill.rows();
-            self.failure.get_or_insert((e.to_string(), lost));
+            let rows = self.spill.rows();
+            match &mut self.failure {
+                Some((_, lost)) => *lost += rows,
+                None => self.failure = Some((e.to_string(), rows)),
+            }
         }
         if let Some((e, lost)) = &self.failure {
             notes.push(format!(
@@ -327,7 +337,7 @@ impl MailDetector {
         for (kind, id) in [(Kind::Token, row.token), (Kind::Session, row.session)] {
             if let Some(id) = id {
                 let fp = self.shared.fingerprint(tenant, kind, id);
-                self.shared.add(fp, mailbox)?;
+                self.shared.add(fp, mailbox);
             }
         }
         if let Some(t) = c.time {
@@ -373,7 +383,14 @@ impl MailDetector {
             }
         }
         let anomalies = self.daily.anomalies();
-        let flagged = self.shared.flagged()?;
+        let flagged = self.shared.flagged().unwrap_or_else(|e| {
+            notes.push(format!(
+                "mail detectors: one token or session reading three or more mailboxes was not \
+                 checked: its temporary file under {} failed ({e})",
+                std::env::temp_dir().display()
+            ));
+            HashSet::new()
+        });
         let mut v = Verdicts::default();
         let mut spill = std::mem::take(&mut self.spill);
         let replayed = spill.replay(&self.strings, |a| {
@@ -508,6 +525,7 @@ impl MailDetector {
             self.add(&mut v.groups, rule, level, a, backing);
         }
     }
+
     /// Days on which a tenant's mailbox reads are logged but its sign-in logs are missing, while
     /// they exist for other days: a visibility gap, one detection per run of missing days.
     fn source_gaps(&self, days: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>>) -> Vec<Alert> {

@@ -6,8 +6,9 @@
 //! * as reads go by, each distinct (fingerprint of tenant + token or session, mailbox id) pair
 //!   is appended to a temporary file (a small direct-mapped cache drops the immediate repeats
 //!   of a token's reads);
-//! * at the end the file is read back in as many hash partitions as keep each pass's table
-//!   near a million keys, and the fingerprints with three or more mailboxes are *flagged*;
+//! * at the end the file is split, in one pass, into as many hash partitions as keep each
+//!   part's table near a million keys; each part is read back on its own, and the fingerprints
+//!   with three or more mailboxes are *flagged*;
 //! * when the accesses are read back, only the reads of flagged fingerprints are gathered, by
 //!   their exact ids: a fingerprint collision can flag too much, never too little, and the
 //!   exact grouping then drops what the collision added.
@@ -26,8 +27,9 @@ use std::io::{self, BufReader, BufWriter, Read as _, Seek, SeekFrom, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Keys held by one partition pass, at most about this many.
+/// Keys held by one partition pass, at most about this many (below `MAX_PARTITIONS` parts).
 const KEYS_PER_PASS: u64 = 1 << 20;
+const MAX_PARTITIONS: u64 = 256;
 const CACHE_SLOTS: usize = 1 << 16;
 
 /// Whether a fingerprint names a token or a session.
@@ -44,6 +46,8 @@ pub struct SharedIds {
     out: Option<BufWriter<File>>,
     pairs: u64,
     recent: Vec<(u64, u32)>,
+    /// The first failure of the temporary file; pairs are no longer written after it.
+    failure: Option<io::Error>,
 }
 
 impl SharedIds {
@@ -52,8 +56,17 @@ impl SharedIds {
         self.keys.hash_one((tenant, kind, id))
     }
 
-    /// Notes that `fingerprint` read `mailbox`.
-    pub fn add(&mut self, fingerprint: u64, mailbox: u32) -> io::Result<()> {
+    /// Notes that `fingerprint` read `mailbox`. A failure of the temporary file is kept and
+    /// returned by [`SharedIds::flagged`]: only this analysis is lost with it.
+    pub fn add(&mut self, fingerprint: u64, mailbox: u32) {
+        if self.failure.is_none() {
+            if let Err(e) = self.write(fingerprint, mailbox) {
+                self.failure = Some(e);
+            }
+        }
+    }
+
+    fn write(&mut self, fingerprint: u64, mailbox: u32) -> io::Result<()> {
         if self.recent.is_empty() {
             self.recent = vec![(0, u32::MAX); CACHE_SLOTS];
         }
@@ -77,38 +90,67 @@ impl SharedIds {
     /// The fingerprints that read three or more distinct mailboxes.
     pub fn flagged(&mut self) -> io::Result<HashSet<u64>> {
         self.recent = Vec::new();
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
         let Some(out) = self.out.take() else {
             return Ok(HashSet::new());
         };
         let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        let partitions = self.pairs.div_ceil(KEYS_PER_PASS).max(1);
+        file.seek(SeekFrom::Start(0))?;
+        let partitions = self.pairs.div_ceil(KEYS_PER_PASS).clamp(1, MAX_PARTITIONS);
         let mut flagged = HashSet::new();
-        for part in 0..partitions {
+        if partitions == 1 {
+            flag(&mut BufReader::new(file), self.pairs, &mut flagged)?;
+            return Ok(flagged);
+        }
+        // One pass splits the pairs by fingerprint; then each part is read on its own.
+        let mut parts = Vec::new();
+        for _ in 0..partitions {
+            parts.push((BufWriter::new(tempfile::tempfile()?), 0u64));
+        }
+        let mut input = BufReader::with_capacity(1 << 16, file);
+        let mut pair = [0u8; 12];
+        for _ in 0..self.pairs {
+            input.read_exact(&mut pair)?;
+            let (out, n) = &mut parts[(fingerprint_of(&pair) % partitions) as usize];
+            out.write_all(&pair)?;
+            *n += 1;
+        }
+        for (out, n) in parts {
+            let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
             file.seek(SeekFrom::Start(0))?;
-            let mut input = BufReader::with_capacity(1 << 16, &file);
-            // Up to two mailboxes a fingerprint; `MANY` once a third appears.
-            let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
-            let mut pair = [0u8; 12];
-            for _ in 0..self.pairs {
-                input.read_exact(&mut pair)?;
-                let (fp, rest) = pair.split_at(8);
-                let fp = u64::from_le_bytes(fp.try_into().unwrap_or_default());
-                if fp % partitions != part {
-                    continue;
-                }
-                let mailbox = u32::from_le_bytes(rest.try_into().unwrap_or_default());
-                let e = seen.entry(fp).or_insert((mailbox, NO_MAILBOX));
-                if e.1 == MANY || e.0 == mailbox || e.1 == mailbox {
-                    continue;
-                }
-                e.1 = if e.1 == NO_MAILBOX { mailbox } else { MANY };
-                if e.1 == MANY {
-                    flagged.insert(fp);
-                }
-            }
+            flag(&mut BufReader::new(file), n, &mut flagged)?;
         }
         Ok(flagged)
     }
+}
+
+fn fingerprint_of(pair: &[u8; 12]) -> u64 {
+    u64::from_le_bytes([
+        pair[0], pair[1], pair[2], pair[3], pair[4], pair[5], pair[6], pair[7],
+    ])
+}
+
+/// Reads `pairs` pairs and adds the fingerprints with three or more mailboxes to `flagged`.
+fn flag(input: &mut impl io::Read, pairs: u64, flagged: &mut HashSet<u64>) -> io::Result<()> {
+    // Up to two mailboxes a fingerprint; `MANY` once a third appears.
+    let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
+    let mut pair = [0u8; 12];
+    for _ in 0..pairs {
+        input.read_exact(&mut pair)?;
+        let fp = fingerprint_of(&pair);
+        let mailbox = u32::from_le_bytes([pair[8], pair[9], pair[10], pair[11]]);
+        let e = seen.entry(fp).or_insert((mailbox, NO_MAILBOX));
+        if e.1 == MANY || e.0 == mailbox || e.1 == mailbox {
+            continue;
+        }
+        e.1 = if e.1 == NO_MAILBOX { mailbox } else { MANY };
+        if e.1 == MANY {
+            flagged.insert(fp);
+        }
+    }
+    Ok(())
 }
 
 const NO_MAILBOX: u32 = u32::MAX;
@@ -190,15 +232,15 @@ mod tests {
             (c, 5),
             (a, 2),
         ] {
-            ids.add(fp, mailbox).unwrap();
+            ids.add(fp, mailbox);
         }
         assert!(ids.flagged().unwrap().is_empty());
         let mut ids2 = SharedIds::default();
         let d = ids2.fingerprint(0, Kind::Token, "d");
         for mailbox in [1, 2, 1, 2, 3, 4] {
-            ids2.add(d, mailbox).unwrap();
+            ids2.add(d, mailbox);
         }
-        ids2.add(ids2.fingerprint(0, Kind::Token, "e"), 9).unwrap();
+        ids2.add(ids2.fingerprint(0, Kind::Token, "e"), 9);
         assert_eq!(ids2.flagged().unwrap(), HashSet::from([d]));
     }
 
@@ -207,12 +249,12 @@ mod tests {
         let mut ids = SharedIds::default();
         let n = KEYS_PER_PASS + 10;
         for k in 0..n {
-            ids.add(k, 1).unwrap();
+            ids.add(k, 1);
         }
         // Far past one pass's keys: the last key's three mailboxes are still found.
         for mailbox in [2, 3] {
-            ids.add(n - 1, mailbox).unwrap();
-            ids.add(3, mailbox).unwrap();
+            ids.add(n - 1, mailbox);
+            ids.add(3, mailbox);
         }
         assert_eq!(ids.flagged().unwrap(), HashSet::from([n - 1, 3]));
     }

@@ -336,8 +336,8 @@ impl Detector for SigmaDetector<'_> {
         let (refused, cap) = self.correlator.refused();
         if refused > 0 {
             notes.push(format!(
-                "Sigma correlations: cap reached: {refused} base-rule matches would have opened a \
-                 group past the first {cap} and were not correlated"
+                "Sigma correlations: cap reached: {refused} times a match would have opened a \
+                 correlation group past the first {cap}; those matches were not correlated"
             ));
         }
         if self.unrouted > 0 {

@@ -9,8 +9,9 @@
 //! Compact by design, because it holds every successful sign-in of the input (millions in a
 //! month of a large tenant): session and token ids are kept as 64-bit fingerprints under a key
 //! drawn at random for each run (an attacker who chooses a forged token's id cannot aim at a
-//! collision; by chance one is about n / 2⁶⁴ likely); users and addresses
-//! are interned, and a sign-in by a user is 8 bytes.
+//! collision; by chance one is about n / 2⁶⁴ likely, the one way this join can differ from an
+//! exact one); addresses are interned, each user is one key per tenant, and a sign-in by a user
+//! is 8 bytes.
 
 use crate::event::{Event, LogKind};
 use chrono::{DateTime, Utc};
@@ -46,6 +47,8 @@ pub struct SignInIndex {
     indexed: u64,
     /// Successful sign-ins past the cap, not indexed.
     over_cap: u64,
+    /// Successful sign-ins dated outside 2000–2136, left out of the user-and-address join.
+    out_of_range: u64,
     /// Interned addresses; id 0 is "no address".
     addresses: HashMap<IpAddr, u32>,
     keys: RandomState,
@@ -85,10 +88,19 @@ pub(crate) fn day(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400)
 }
 
-/// A time as 32-bit seconds since 2000-01-01 UTC (through 2136), saturating outside: the
-/// sign-in join compares these, and order is kept (times before 2000 all compare equal).
-fn stamp(seconds: i64) -> u32 {
-    (seconds - 946_684_800).clamp(0, i64::from(u32::MAX)) as u32
+/// 2000-01-01T00:00:00Z, the zero of a [`stamp`].
+const STAMP_EPOCH: i64 = 946_684_800;
+
+/// A sign-in time as 32-bit seconds since 2000-01-01 UTC, or `None` outside 2000–2136 (such a
+/// sign-in is not used for the user-and-address join, and counted).
+fn stamp(seconds: i64) -> Option<u32> {
+    u32::try_from(seconds - STAMP_EPOCH).ok()
+}
+
+/// A bound of a join window as a stamp, saturating: every stored stamp is in range, so a
+/// saturated bound compares with them exactly as the unsaturated time would.
+fn bound(seconds: i64) -> u32 {
+    (seconds.saturating_sub(STAMP_EPOCH)).clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// True for a sign-in that succeeded (Entra `status.errorCode` / `resultType` 0; UAL
@@ -122,6 +134,11 @@ impl SignInIndex {
         (self.over_cap, self.cap)
     }
 
+    /// Successful sign-ins dated outside 2000–2136 (not used for the user-and-address join).
+    pub fn out_of_range(&self) -> u64 {
+        self.out_of_range
+    }
+
     /// Takes note of a sign-in (Entra sign-in record or UAL `UserLoggedIn`); ignores the rest.
     pub fn observe(&mut self, event: &Event) {
         let c = &event.core;
@@ -152,6 +169,7 @@ impl SignInIndex {
             return;
         }
         self.indexed += 1;
+        self.sorted = false;
         if let Some(s) = &c.session_id {
             t.sessions.insert(self.keys.hash_one(s.as_str()));
         }
@@ -164,18 +182,20 @@ impl SignInIndex {
             }
         }
         if let (Some(user), Some(time)) = (&c.user, c.time) {
+            let Some(time) = stamp(time.timestamp()) else {
+                self.out_of_range += 1;
+                return;
+            };
             let next = self.addresses.len() as u32 + 1;
             let ip =
                 c.ip.map_or(0, |ip| *self.addresses.entry(ip).or_insert(next));
             match t.by_user.get_mut(user.as_str()) {
-                Some(v) => v.push((stamp(time.timestamp()), ip)),
+                Some(v) => v.push((time, ip)),
                 None => {
-                    let first = vec![(stamp(time.timestamp()), ip)];
-                    t.by_user.insert(user.as_str().into(), first);
+                    t.by_user.insert(user.as_str().into(), vec![(time, ip)]);
                 }
             }
         }
-        self.sorted = false;
     }
 
     /// Sorts what was gathered; [`SignInIndex::backing`] needs it after the last `observe`.
@@ -223,9 +243,8 @@ impl SignInIndex {
     /// The sign-in behind an access, if any: its session, its token, or a sign-in by the user
     /// from the same address within `window_secs` before it (or 5 minutes after: clocks and
     /// aggregation differ between the two logs).
-    /// Call [`SignInIndex::prepare`] first.
+    /// Fast after [`SignInIndex::prepare`]; correct (by linear scans) without it.
     pub fn backing(&self, access: &Probe<'_>, window_secs: i64) -> Option<Backing> {
-        debug_assert!(self.sorted, "SignInIndex::prepare was not called");
         let t = self.tenants.get(access.tenant)?;
         let fingerprint = |id: &str| self.keys.hash_one(id);
         if access
@@ -234,21 +253,122 @@ impl SignInIndex {
         {
             return Some(Backing::Session);
         }
-        if access
-            .token
-            .is_some_and(|k| t.tokens.binary_search(&fingerprint(k)).is_ok())
-        {
+        if access.token.is_some_and(|k| match self.sorted {
+            true => t.tokens.binary_search(&fingerprint(k)).is_ok(),
+            false => t.tokens.contains(&fingerprint(k)),
+        }) {
             return Some(Backing::Token);
         }
         let (user, ip, time) = (access.user?, access.ip?, access.time?.timestamp());
         let ip = *self.addresses.get(&ip)?;
         let signins = t.by_user.get(user)?;
-        let (from, to) = (stamp(time - window_secs), stamp(time + 300));
-        let from = signins.partition_point(|(s, _)| *s < from);
-        signins[from..]
-            .iter()
-            .take_while(|(s, _)| *s <= to)
-            .any(|(_, sip)| *sip == ip)
-            .then_some(Backing::UserAndAddress)
+        let (from, to) = (
+            bound(time.saturating_sub(window_secs)),
+            bound(time.saturating_add(300)),
+        );
+        let within = |(s, sip): &(u32, u32)| (from..=to).contains(s) && *sip == ip;
+        let backed = match self.sorted {
+            true => {
+                let first = signins.partition_point(|(s, _)| *s < from);
+                signins[first..]
+                    .iter()
+                    .take_while(|(s, _)| *s <= to)
+                    .any(within)
+            }
+            false => signins.iter().any(within),
+        };
+        backed.then_some(Backing::UserAndAddress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CoreFields, Origin, Position};
+
+    fn signin(at: &str, ip: &str, session: &str, token: &str) -> Event {
+        Event {
+            kind: LogKind::EntraSignIn,
+            core: CoreFields {
+                time: Some(at.parse().unwrap()),
+                tenant: Some("t".into()),
+                user: Some("ann@x".into()),
+                ip: Some(ip.parse().unwrap()),
+                session_id: Some(session.into()),
+                token_id: Some(token.into()),
+                ..CoreFields::default()
+            },
+            record: serde_json::json!({}),
+            origin: Origin {
+                file: "s".into(),
+                position: Position::Line(1),
+            },
+        }
+    }
+
+    fn probe<'a>(at: &str, ip: &str, session: &'a str, token: &'a str) -> Probe<'a> {
+        Probe {
+            tenant: "t",
+            user: Some("ann@x"),
+            ip: Some(ip.parse().unwrap()),
+            session: Some(session),
+            token: Some(token),
+            time: Some(at.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn answers_alike_before_and_after_prepare() {
+        let mut index = SignInIndex::default();
+        for (at, ip, s, t) in [
+            ("2023-06-02T08:00:00Z", "192.0.2.1", "s1", "k1"),
+            ("2023-06-01T08:00:00Z", "192.0.2.2", "s2", "k2"),
+        ] {
+            index.observe(&signin(at, ip, s, t));
+        }
+        let window = 24 * 3600;
+        let probes = [
+            (
+                probe("2023-06-02T09:00:00Z", "192.0.2.9", "s2", "-"),
+                Some(Backing::Session),
+            ),
+            (
+                probe("2023-06-02T09:00:00Z", "192.0.2.9", "-", "k1"),
+                Some(Backing::Token),
+            ),
+            // 5 minutes after the access still counts; 24 h before is the edge.
+            (
+                probe("2023-06-02T07:55:00Z", "192.0.2.1", "-", "-"),
+                Some(Backing::UserAndAddress),
+            ),
+            (probe("2023-06-02T07:54:59Z", "192.0.2.1", "-", "-"), None),
+            (
+                probe("2023-06-02T08:00:00Z", "192.0.2.2", "-", "-"),
+                Some(Backing::UserAndAddress),
+            ),
+            (probe("2023-06-02T08:00:01Z", "192.0.2.2", "-", "-"), None),
+            (probe("2023-06-02T09:00:00Z", "192.0.2.9", "-", "-"), None),
+        ];
+        for (p, want) in &probes {
+            assert_eq!(index.backing(p, window), *want, "unsorted, {:?}", p.time);
+        }
+        index.prepare();
+        for (p, want) in &probes {
+            assert_eq!(index.backing(p, window), *want, "sorted, {:?}", p.time);
+        }
+    }
+
+    #[test]
+    fn signins_outside_the_stamp_range_are_counted_not_clamped() {
+        let mut index = SignInIndex::default();
+        index.observe(&signin("1970-01-01T00:00:00Z", "192.0.2.1", "s", "k"));
+        index.prepare();
+        assert_eq!(index.out_of_range(), 1);
+        // Clamped to 2000-01-01, it would have backed this access a day later.
+        let p = probe("2000-01-01T01:00:00Z", "192.0.2.1", "-", "-");
+        assert_eq!(index.backing(&p, 24 * 3600), None);
+        // Its session and token are still known.
+        let p = probe("2000-01-01T01:00:00Z", "192.0.2.1", "s", "-");
+        assert_eq!(index.backing(&p, 24 * 3600), Some(Backing::Session));
     }
 }

@@ -35,8 +35,15 @@ impl Strings {
         id
     }
 
+    /// The string of an id this table gave out.
     pub fn name(&self, id: u32) -> &Arc<str> {
         &self.names[id as usize]
+    }
+
+    fn get(&self, id: u32) -> io::Result<&Arc<str>> {
+        self.names
+            .get(id as usize)
+            .ok_or_else(|| corrupt("name id"))
     }
 }
 
@@ -216,7 +223,10 @@ impl<R: Read> Decoder<R> {
 
     fn name(&mut self, strings: &Strings) -> io::Result<Option<Arc<str>>> {
         let id = self.u32()?;
-        Ok((id != NONE).then(|| strings.name(id).clone()))
+        if id == NONE {
+            return Ok(None);
+        }
+        strings.get(id).map(|s| Some(s.clone()))
     }
 
     fn text(&mut self) -> io::Result<Option<Box<str>>> {
@@ -243,7 +253,7 @@ impl<R: Read> Decoder<R> {
         let user = self.name(strings)?;
         let app = self.name(strings)?;
         let client_info = self.name(strings)?;
-        let file = strings.name(self.u32()?).clone();
+        let file = strings.get(self.u32()?)?.clone();
         let items = self.u32()?;
         let ip = match self.u8()? {
             0 => None,
@@ -263,8 +273,8 @@ impl<R: Read> Decoder<R> {
             time,
             tenant_id,
             mailbox_id,
-            tenant: strings.name(tenant_id).clone(),
-            mailbox: strings.name(mailbox_id).clone(),
+            tenant: strings.get(tenant_id)?.clone(),
+            mailbox: strings.get(mailbox_id)?.clone(),
             user,
             app,
             ip,
