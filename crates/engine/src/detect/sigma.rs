@@ -164,7 +164,7 @@ impl<'a> SigmaDetector<'a> {
         for (kind, rules) in &self.by_kind {
             for (index, _) in rules {
                 match self.set.rules()[*index].witnesses() {
-                    Some(w) => interest.literals(w),
+                    Some(w) => interest.kind_literals(*kind, w),
                     None => interest.kind(*kind),
                 }
             }
