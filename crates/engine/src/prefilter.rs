@@ -242,7 +242,10 @@ pub fn kind_markers(kind: LogKind) -> Option<&'static [&'static str]> {
         LogKind::EntraSignIn => &["signin", "createddatetime", "resulttype"],
         LogKind::EntraAudit => &["auditlogs", "activitydatetime", "loggedbyservice"],
         LogKind::TokenVerdict => &["token_verdict"],
-        LogKind::Windows => &["system"],
+        // The key `System` itself, quoted: as written, or escaped once inside a JSON string
+        // (an Elastic `event.original`). Any other spelling holds a `\u` escape, which makes
+        // the line parsed anyway. (`system` alone is in a fifth of UAL mail records.)
+        LogKind::Windows => &["\"system\"", "\\\"system\\\""],
         LogKind::Generic => return None,
     })
 }
@@ -420,5 +423,16 @@ mod tests {
         let p = i.compile().expect("a prefilter");
         assert!(p.wants(br#"{"type":"token_verdict"}"#));
         assert!(!p.wants(br#"{"Workload":"Exchange"}"#));
+    }
+
+    #[test]
+    fn the_windows_marker_is_the_quoted_key() {
+        let mut i = Interest::nothing();
+        i.kind_literals(LogKind::Windows, ["false"]);
+        let p = i.compile().expect("a prefilter");
+        assert!(!p.wants(br#"{"ClientInfoString":"Client=RESTSystem","ExternalAccess":false}"#));
+        assert!(p.wants(br#"{"Event":{"System":{"EventID":1}},"x":false}"#));
+        let wrapped = br#"{"event":{"original":"{\"Event\":{\"System\":{}},\"x\":false}"}}"#;
+        assert!(p.wants(wrapped));
     }
 }
