@@ -9,25 +9,13 @@
 //! one incident.
 
 use super::builtin_rules as rules;
+use super::spill::Access;
 use crate::alert::Alert;
 use crate::event::{format_time, Origin};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::sync::Arc;
-
-/// One mail read, as the volume analyses need it.
-pub struct Read {
-    pub time: DateTime<Utc>,
-    pub mailbox: Arc<str>,
-    pub record_id: Option<String>,
-    pub origin: Origin,
-    pub ip: Option<IpAddr>,
-    pub app: Option<Arc<str>>,
-    pub token: Option<String>,
-    pub session: Option<String>,
-}
 
 const MIN_DAYS: usize = 5;
 const FLOOR: u64 = 100;
@@ -128,17 +116,18 @@ impl BulkDay {
         }
     }
 
-    pub fn add(&mut self, r: &Read, max_ids: usize) {
-        if self.first.as_ref().is_none_or(|(t, _)| r.time < *t) {
-            self.first = Some((r.time, r.origin.clone()));
+    /// Adds one read of the day (`time` is the access's own).
+    pub fn add(&mut self, a: &Access, time: DateTime<Utc>, max_ids: usize) {
+        if self.first.as_ref().is_none_or(|(t, _)| time < *t) {
+            self.first = Some((time, a.origin.clone()));
         }
-        if let Some(id) = &r.record_id {
+        if let Some(id) = &a.record_id {
             if self.ids.len() < max_ids {
-                self.ids.push(id.clone());
+                self.ids.push(id.to_string());
             }
         }
-        self.ips.extend(r.ip.map(|i| i.to_string()));
-        self.apps.extend(r.app.as_deref().map(str::to_string));
+        self.ips.extend(a.ip.map(|i| i.to_string()));
+        self.apps.extend(a.app.as_deref().map(str::to_string));
     }
 }
 

@@ -19,7 +19,7 @@
 
 use super::baseline::Baseline;
 use super::builtin_rules::{self as rules, Builtin};
-use super::bulk::{BulkDay, DailyItems, Read};
+use super::bulk::{BulkDay, DailyItems};
 use super::shared::{Kind, SharedIds, SharedReads};
 use super::signins::{Backing, Probe, SignInIndex};
 use super::spill::{Access, Row, Spill, Strings};
@@ -396,33 +396,23 @@ impl MailDetector {
         let replayed = spill.replay(&self.strings, |a| {
             self.judge_one(&a, &learn_end, &first_seen, &mut v);
             let Some(time) = a.time else { return };
-            let read = Read {
-                time,
-                mailbox: a.mailbox.clone(),
-                record_id: a.record_id.as_deref().map(str::to_string),
-                origin: a.origin.clone(),
-                ip: a.ip,
-                app: a.app.clone(),
-                token: a.token.as_deref().map(str::to_string),
-                session: a.session.as_deref().map(str::to_string),
-            };
             let day = super::signins::day(time);
             if let Some(anomaly) = anomalies.get(&(a.tenant_id, a.mailbox_id, day)) {
                 v.bulk
                     .entry((a.tenant.clone(), a.mailbox.clone(), day))
                     .or_insert_with(|| BulkDay::new(anomaly.clone()))
-                    .add(&read, self.options.max_ids);
+                    .add(&a, time, self.options.max_ids);
             }
             for (kind, label, id) in [
-                (Kind::Token, "token", &read.token),
-                (Kind::Session, "session", &read.session),
+                (Kind::Token, "token", &a.token),
+                (Kind::Session, "session", &a.session),
             ] {
                 let Some(id) = id else { continue };
                 if flagged.contains(&self.shared.fingerprint(a.tenant_id, kind, id)) {
                     v.shared
                         .entry((a.tenant.clone(), format!("{label} {id}")))
                         .or_default()
-                        .add(&read, self.options.max_ids);
+                        .add(&a, time, self.options.max_ids);
                 }
             }
             v.days

@@ -14,7 +14,7 @@
 //!   exact grouping then drops what the collision added.
 
 use super::builtin_rules as rules;
-use super::bulk::Read;
+use super::spill::Access;
 use crate::alert::{Alert, Level};
 use crate::event::Origin;
 use chrono::{DateTime, Utc};
@@ -168,14 +168,15 @@ pub struct SharedReads {
 }
 
 impl SharedReads {
-    pub fn add(&mut self, r: &Read, max_ids: usize) {
-        self.mailboxes.insert(r.mailbox.clone());
-        if self.first.as_ref().is_none_or(|f| r.time < f.0) {
-            self.first = Some((r.time, r.origin.clone(), r.ip, r.app.clone()));
+    /// Adds one read by the token or session (`time` is the access's own).
+    pub fn add(&mut self, a: &Access, time: DateTime<Utc>, max_ids: usize) {
+        self.mailboxes.insert(a.mailbox.clone());
+        if self.first.as_ref().is_none_or(|f| time < f.0) {
+            self.first = Some((time, a.origin.clone(), a.ip, a.app.clone()));
         }
-        if let Some(id) = &r.record_id {
+        if let Some(id) = &a.record_id {
             if self.ids.len() < max_ids {
-                self.ids.push(id.clone());
+                self.ids.push(id.to_string());
             }
         }
     }
