@@ -14,7 +14,7 @@
 //!   exact grouping then drops what the collision added.
 
 use super::builtin_rules as rules;
-use super::spill::Access;
+use super::spill::{rewind, Access};
 use crate::alert::{Alert, Level};
 use crate::event::Origin;
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{self, BufReader, BufWriter, Read as _, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read as _, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -96,8 +96,7 @@ impl SharedIds {
         let Some(out) = self.out.take() else {
             return Ok(HashSet::new());
         };
-        let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.seek(SeekFrom::Start(0))?;
+        let file = rewind(out)?;
         let partitions = self.pairs.div_ceil(KEYS_PER_PASS).clamp(1, MAX_PARTITIONS);
         let mut flagged = HashSet::new();
         if partitions == 1 {
@@ -118,9 +117,7 @@ impl SharedIds {
             *n += 1;
         }
         for (out, n) in parts {
-            let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-            file.seek(SeekFrom::Start(0))?;
-            flag(&mut BufReader::new(file), n, &mut flagged)?;
+            flag(&mut BufReader::new(rewind(out)?), n, &mut flagged)?;
         }
         Ok(flagged)
     }

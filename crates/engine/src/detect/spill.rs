@@ -124,14 +124,19 @@ impl Spill {
         let Some(out) = self.out.take() else {
             return Ok(());
         };
-        let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut input = Decoder(BufReader::with_capacity(1 << 20, file));
+        let mut input = Decoder(BufReader::with_capacity(1 << 20, rewind(out)?));
         for _ in 0..self.rows {
             each(input.access(strings)?);
         }
         Ok(())
     }
+}
+
+/// A temporary file written through `out`, flushed and rewound for reading back.
+pub fn rewind(out: BufWriter<File>) -> io::Result<File> {
+    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file)
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
