@@ -182,7 +182,7 @@ impl Interest {
         let (literals, roles): (Vec<String>, Vec<Gate>) = gate.into_iter().unzip();
         let mut kinds = Vec::new();
         for (kind, literals) in by_kind {
-            kinds.push((kind_bit(kind), literals.len(), automaton(&literals)?));
+            kinds.push((kind_bit(kind), automaton(&literals)?));
         }
         Some(Prefilter {
             gate: automaton(&literals)?,
@@ -287,8 +287,8 @@ pub struct Prefilter {
     gate: AhoCorasick,
     /// What each gate pattern means, by pattern id.
     roles: Vec<Gate>,
-    /// Per kind with kind literals: its bit, how many literals, their automaton.
-    kinds: Vec<(u8, usize, AhoCorasick)>,
+    /// Per kind with kind literals: its bit and their automaton.
+    kinds: Vec<(u8, AhoCorasick)>,
     hazards: Hazards,
 }
 
@@ -315,13 +315,14 @@ impl Prefilter {
         let wanted_for_kind = self
             .kinds
             .iter()
-            .any(|(bit, _, automaton)| markers & bit != 0 && automaton.is_match(t));
+            .any(|(bit, automaton)| markers & bit != 0 && automaton.is_match(t));
         wanted_for_kind || self.hazards.any(t)
     }
 
     /// How many literals the automata hold.
     pub fn literal_count(&self) -> usize {
-        self.roles.len() + self.kinds.iter().map(|(_, n, _)| n).sum::<usize>()
+        let kinds: usize = self.kinds.iter().map(|(_, a)| a.patterns_len()).sum();
+        self.gate.patterns_len() + kinds
     }
 }
 
