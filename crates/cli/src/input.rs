@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use stormwatch_engine::decode::Layout;
+use stormwatch_engine::detect::mailbox::MailRead;
 use stormwatch_engine::ingest::{InputInfo, Sink};
 use stormwatch_engine::prefilter::Prefilter;
 use stormwatch_engine::source::{self, Input};
@@ -51,16 +52,27 @@ pub fn read_inputs(
     globals: Globals,
     on_event: &mut dyn FnMut(Event),
 ) -> ReadOutcome {
-    read_inputs_filtered(args, globals, None, on_event)
+    read_inputs_filtered(args, globals, None, &mut |record| match record {
+        Record::Event(event) => on_event(event),
+        // Only read with a prefilter.
+        Record::MailRead(_) => {}
+    })
+}
+
+/// What [`read_inputs_filtered`] hands on: an event, or a `MailItemsAccessed` record read
+/// narrowly for the mail analysis alone ([`Sink::mail_read`]).
+pub enum Record {
+    Event(Event),
+    MailRead(MailRead),
 }
 
 /// [`read_inputs`], skipping unparsed the JSON lines `prefilter` does not want (counted in
-/// `stats.prefiltered`).
+/// `stats.prefiltered`), and reading narrowly those it wants only for the mail analysis.
 pub fn read_inputs_filtered(
     args: &InputArgs,
     globals: Globals,
     prefilter: Option<std::sync::Arc<Prefilter>>,
-    on_event: &mut dyn FnMut(Event),
+    on_record: &mut dyn FnMut(Record),
 ) -> ReadOutcome {
     let mut inputs = Vec::new();
     for path in &args.paths {
@@ -72,14 +84,17 @@ pub fn read_inputs_filtered(
     let total: u64 = inputs.iter().filter_map(|i| i.size).sum();
     let progress = progress_bar(globals, total);
     let mut sink = Reporter {
-        on_event,
+        on_record,
         max_errors: args.max_errors,
         shown: HashMap::new(),
         progress: &progress,
         quiet: globals.quiet,
         files: Vec::new(),
     };
-    let mut options = IngestOptions::default();
+    let mut options = IngestOptions {
+        narrow: true,
+        ..IngestOptions::default()
+    };
     if let Some(n) = args.threads {
         options.threads = n.max(1);
     }
@@ -127,13 +142,18 @@ pub fn print_reconciliation(stats: &IngestStats, extra: &str) {
     } else {
         String::new()
     };
+    let narrow = match stats.narrow {
+        0 => String::new(),
+        n => format!(" ({n} of them narrowly, for the mail analysis)"),
+    };
     eprintln!(
-        "{} records read from {} input{}{}: {} parsed, {} rejected{}{}",
+        "{} records read from {} input{}{}: {} parsed{}, {} rejected{}{}",
         stats.records_read,
         inputs,
         if inputs == 1 { "" } else { "s" },
         failed,
         stats.events,
+        narrow,
         stats.rejected,
         prefiltered,
         extra
@@ -155,7 +175,7 @@ fn progress_bar(globals: Globals, total: u64) -> ProgressBar {
 }
 
 struct Reporter<'a> {
-    on_event: &'a mut dyn FnMut(Event),
+    on_record: &'a mut dyn FnMut(Record),
     max_errors: u64,
     shown: HashMap<std::sync::Arc<str>, u64>,
     progress: &'a ProgressBar,
@@ -165,7 +185,11 @@ struct Reporter<'a> {
 
 impl Sink for Reporter<'_> {
     fn event(&mut self, event: Event) {
-        (self.on_event)(event);
+        (self.on_record)(Record::Event(event));
+    }
+
+    fn mail_read(&mut self, read: MailRead) {
+        (self.on_record)(Record::MailRead(read));
     }
 
     fn rejected(&mut self, rejection: Rejection) {

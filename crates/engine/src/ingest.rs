@@ -7,13 +7,17 @@
 //!
 //! With a [`Prefilter`] (hunt's witness prefilter), JSON-lines records no detector can want are
 //! counted as read and as prefiltered without being parsed: then
-//! `records read = events + rejected + prefiltered`.
+//! `records read = events + rejected + prefiltered`. Lines it finds wanted only by the mail
+//! analysis are read narrowly ([`crate::normalize::narrow`]) and handed to
+//! [`Sink::mail_read`] where [`IngestOptions::narrow`] asks for it; they count as events.
 
 use crate::decode::chunks::ChunkReader;
+use crate::decode::json::frame_line;
 use crate::decode::{self, Framed, Layout};
+use crate::detect::mailbox::MailRead;
 use crate::event::{Event, Origin, Position};
-use crate::normalize;
-use crate::prefilter::Prefilter;
+use crate::normalize::{self, narrow};
+use crate::prefilter::{Prefilter, Want};
 use crate::source::{self, Input, Limits};
 use rayon::prelude::*;
 use std::fmt;
@@ -37,6 +41,10 @@ impl fmt::Display for Rejection {
 pub trait Sink {
     fn event(&mut self, event: Event);
     fn rejected(&mut self, rejection: Rejection);
+    /// A `MailItemsAccessed` record read narrowly ([`Want::Narrow`], [`narrow`]): what the
+    /// mail analysis reads of it, for the mail analysis alone. Only sent with
+    /// [`IngestOptions::narrow`] set, which a sink must not set without handling these.
+    fn mail_read(&mut self, _read: MailRead) {}
     /// An input could not be opened or read at all.
     fn input_failed(&mut self, _input: &Input, _error: &str) {}
     /// A file found in a directory was not a log (neither JSON nor CSV) and was skipped.
@@ -62,6 +70,9 @@ pub struct IngestOptions {
     pub limits: Limits,
     /// Worker threads for JSON-lines input (1: read on the calling thread only).
     pub threads: usize,
+    /// Read narrowly the lines the prefilter wants only for the mail analysis, handing them
+    /// to [`Sink::mail_read`] (off: such lines are parsed whole, as events).
+    pub narrow: bool,
 }
 
 impl Default for IngestOptions {
@@ -69,6 +80,7 @@ impl Default for IngestOptions {
         IngestOptions {
             limits: Limits::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            narrow: false,
         }
     }
 }
@@ -85,6 +97,8 @@ pub struct IngestStats {
     pub rejected: u64,
     /// Records skipped unparsed by the prefilter (JSON lines no detector can want).
     pub prefiltered: u64,
+    /// Of the events, those read narrowly for the mail analysis ([`Sink::mail_read`]).
+    pub narrow: u64,
     pub bytes: u64,
 }
 
@@ -183,7 +197,10 @@ impl Ingestor {
                 read_chunks(
                     &mut chunks,
                     threads,
-                    prefilter.as_deref(),
+                    prefilter.as_deref().map(|p| Filter {
+                        prefilter: p,
+                        narrow: self.options.narrow,
+                    }),
                     &input.name,
                     &mut books,
                     sink,
@@ -237,6 +254,8 @@ enum Outcome {
     Rejected(Rejection),
     /// Read but not parsed: the prefilter found nothing any detector wants on the line.
     Skipped(Position),
+    /// Read narrowly, for the mail analysis only ([`Want::Narrow`]).
+    Mail(MailRead),
 }
 
 /// Normalizes a framed record (runs on worker threads for chunked input).
@@ -285,6 +304,12 @@ impl Books<'_> {
                 self.info.rejected += 1;
                 sink.rejected(rejection);
             }
+            Outcome::Mail(read) => {
+                self.last = read.origin.position;
+                self.stats.events += 1;
+                self.stats.narrow += 1;
+                sink.mail_read(read);
+            }
             Outcome::Skipped(position) => {
                 self.last = position;
                 self.stats.prefiltered += 1;
@@ -300,7 +325,7 @@ impl Books<'_> {
 fn read_chunks(
     chunks: &mut ChunkReader<'_>,
     threads: usize,
-    prefilter: Option<&Prefilter>,
+    filter: Option<Filter<'_>>,
     file: &Arc<str>,
     books: &mut Books<'_>,
     sink: &mut dyn Sink,
@@ -315,7 +340,7 @@ fn read_chunks(
         let mut following = None;
         rayon::in_place_scope(|s| {
             if !batch.is_empty() {
-                s.spawn(|_| framed = Some(frame_batch(&batch, prefilter, file)));
+                s.spawn(|_| framed = Some(frame_batch(&batch, filter, file)));
             }
             if let Some(done) = pending.take() {
                 for outcome in done.into_iter().flatten() {
@@ -349,6 +374,14 @@ fn read_chunks(
     }
 }
 
+/// The prefilter of a chunked read, and whether lines it wants only for the mail analysis are
+/// read narrowly.
+#[derive(Clone, Copy)]
+struct Filter<'p> {
+    prefilter: &'p Prefilter,
+    narrow: bool,
+}
+
 /// Up to `size` chunks, and the read error that stopped it early, if any.
 fn read_batch(
     chunks: &mut ChunkReader<'_>,
@@ -368,21 +401,42 @@ fn read_batch(
 /// Frames and normalizes a batch of chunks on the worker threads.
 fn frame_batch(
     batch: &[crate::decode::chunks::Chunk],
-    prefilter: Option<&Prefilter>,
+    filter: Option<Filter<'_>>,
     file: &Arc<str>,
 ) -> Vec<Vec<Outcome>> {
     batch
         .par_iter()
-        .map(|chunk| match prefilter {
-            Some(p) => {
+        .map(|chunk| match filter {
+            Some(f) => {
                 let mut out = Vec::new();
-                let mut skipped = Vec::new();
-                chunk.frame_wanted(
-                    &|line| p.wants(line),
-                    &mut |framed| out.push((framed_line(&framed), outcome(framed, file))),
-                    &mut |n| skipped.push(n),
-                );
-                merge(out, skipped)
+                for (number, line, cut) in chunk.lines() {
+                    let want = match cut {
+                        true => Want::Whole,
+                        false => match f.prefilter.classify(line) {
+                            Want::Narrow if !f.narrow => Want::Whole,
+                            want => want,
+                        },
+                    };
+                    match want {
+                        Want::Skip => out.push(Outcome::Skipped(Position::Line(number))),
+                        Want::Narrow => {
+                            let origin = Origin {
+                                file: file.clone(),
+                                position: Position::Line(number),
+                            };
+                            match narrow::mail_read(line, origin) {
+                                Some(read) => out.push(Outcome::Mail(read)),
+                                None => frame_line(line, number, cut, &mut |framed| {
+                                    out.push(outcome(framed, file))
+                                }),
+                            }
+                        }
+                        Want::Whole => frame_line(line, number, cut, &mut |framed| {
+                            out.push(outcome(framed, file))
+                        }),
+                    }
+                }
+                out
             }
             None => {
                 let mut out = Vec::new();
@@ -391,30 +445,6 @@ fn frame_batch(
             }
         })
         .collect()
-}
-
-/// The line a framed JSON-lines record came from.
-fn framed_line(framed: &Framed) -> u64 {
-    match framed {
-        Framed::Record(_, p) | Framed::Bad(p, _) => match p {
-            Position::Line(l) | Position::LineRecord(l, _) => *l,
-            Position::Record(n) => *n,
-        },
-    }
-}
-
-/// Outcomes of parsed lines and skipped line numbers, back in line order.
-fn merge(parsed: Vec<(u64, Outcome)>, skipped: Vec<u64>) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(parsed.len() + skipped.len());
-    let mut skipped = skipped.into_iter().peekable();
-    for (line, o) in parsed {
-        while let Some(n) = skipped.next_if(|n| *n < line) {
-            out.push(Outcome::Skipped(Position::Line(n)));
-        }
-        out.push(o);
-    }
-    out.extend(skipped.map(|n| Outcome::Skipped(Position::Line(n))));
-    out
 }
 
 fn describe_io(e: &std::io::Error, compression: &str) -> String {

@@ -14,11 +14,16 @@
 //!   witnesses of a Sigma rule routed to that kind, which is evaluated on no other): a line is
 //!   wanted for them only if it also holds one of that kind's markers. So the witnesses of
 //!   thousands of Windows rules do not make every audit-log line that says `false` wanted;
+//! * **narrow literals** — literals of records one detector reads only a few fields of (the
+//!   mail analysis and `MailItemsAccessed`, three quarters of a UAL export): a line holding one
+//!   and nothing else wanted is read *narrowly* ([`Want::Narrow`],
+//!   [`crate::normalize::narrow`]), not parsed whole;
 //! * **everything** — `inspect`, `dump`, or a detector that cannot say.
 //!
 //! [`Prefilter::wants`] runs ASCII-case-insensitive Aho-Corasick automata over the line: a
-//! *gate* (plain literals and kind markers), then, for each kind whose markers the gate saw,
-//! that kind's literals. A few checks keep it sound:
+//! *gate* (plain literals, kind markers, and the kind literals of every kind small enough to
+//! fold in), then, for each kind with an automaton of its own whose markers the gate saw, that
+//! kind's literals. A few checks keep it sound:
 //! * lines that are not plausibly one JSON object (not `{…}` after trimming, or cut for length)
 //!   are always parsed, so they are rejected with their reason as before;
 //! * **JSON escapes**: `\uXXXX` and `\/` decode to characters a witness may contain, so a line
@@ -43,6 +48,8 @@ use memchr::memmem;
 pub struct Interest {
     everything: bool,
     literals: Vec<String>,
+    /// Literals whose lines, wanted for nothing else, are read narrowly.
+    narrow: Vec<String>,
     kinds: Vec<LogKind>,
     /// Literals that matter only in records of one kind.
     kind_literals: Vec<(LogKind, String)>,
@@ -100,6 +107,25 @@ impl Interest {
         }
     }
 
+    /// Adds narrow literals: a line containing one of them (ASCII case-insensitively) and
+    /// nothing else wanted is [`Want::Narrow`]: read through [`crate::normalize::narrow`],
+    /// for the mail analysis only. A narrow literal another detector wants as a plain literal
+    /// is a plain literal.
+    pub fn narrow_literals<I, S>(&mut self, literals: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for l in literals {
+            let l = l.as_ref();
+            if l.is_empty() {
+                self.everything = true;
+            } else {
+                self.narrow.push(l.to_ascii_lowercase());
+            }
+        }
+    }
+
     /// Wants every record that could be of log kind `kind`.
     pub fn kind(&mut self, kind: LogKind) {
         match kind_markers(kind) {
@@ -122,6 +148,7 @@ impl Interest {
     pub fn union(&mut self, other: Interest) {
         self.everything |= other.everything;
         self.literals.extend(other.literals);
+        self.narrow.extend(other.narrow);
         self.kind_literals.extend(other.kind_literals);
         for k in other.kinds {
             if !self.kinds.contains(&k) {
@@ -138,18 +165,29 @@ impl Interest {
     /// The distinct literals, of any kind or of one, sorted (for reports and tests).
     pub fn literal_set(&self) -> Vec<String> {
         let mut v = self.literals.clone();
+        v.extend(self.narrow.iter().cloned());
         v.extend(self.kind_literals.iter().map(|(_, l)| l.clone()));
         v.sort();
         v.dedup();
         v
     }
 
-    /// The gate's literals (plain literals and the markers of kinds with kind literals), each
-    /// with what finding it means; and each such kind's literals.
+    /// The gate's literals (plain literals, the markers of kinds with kind literals, and the
+    /// literals of the kinds folded into the gate), each with what finding it means; and the
+    /// literals of each kind left to an automaton of its own.
+    ///
+    /// A kind's literals are folded into the gate, smallest kinds first, while the gate stays
+    /// within [`DFA_LITERALS`]: one pass of one DFA over the line then decides it, where a
+    /// separate automaton would scan the line a second time (about twice as slow on UAL lines,
+    /// which all carry a marker). A kind with thousands of literals (the Windows rules of the
+    /// whole SigmaHQ tree) keeps its own automaton, run only on lines with its markers.
     fn plan(&self) -> (Vec<(String, Gate)>, KindLiterals) {
-        let mut gate: std::collections::BTreeMap<&str, Gate> = Default::default();
+        let mut gate: std::collections::BTreeMap<String, Gate> = Default::default();
         for l in &self.literals {
-            gate.entry(l).or_default().any = true;
+            gate.entry(l.clone()).or_default().any = true;
+        }
+        for l in &self.narrow {
+            gate.entry(l.clone()).or_default().narrow = true;
         }
         let mut by_kind = Vec::new();
         for kind in LogKind::ALL {
@@ -165,12 +203,23 @@ impl Interest {
             literals.sort();
             literals.dedup();
             for m in kind_markers(kind).unwrap_or_default() {
-                gate.entry(m).or_default().markers |= kind_bit(kind);
+                gate.entry(m.to_string()).or_default().markers |= kind_bit(kind);
             }
             by_kind.push((kind, literals));
         }
-        let gate = gate.into_iter().map(|(l, g)| (l.to_string(), g)).collect();
-        (gate, by_kind)
+        by_kind.sort_by_key(|(_, literals)| literals.len());
+        let mut separate = Vec::new();
+        for (kind, literals) in by_kind {
+            let added = literals.iter().filter(|l| !gate.contains_key(*l)).count();
+            if gate.len() + added <= DFA_LITERALS {
+                for l in literals {
+                    gate.entry(l).or_default().kinds |= kind_bit(kind);
+                }
+            } else {
+                separate.push((kind, literals));
+            }
+        }
+        (gate.into_iter().collect(), separate)
     }
 
     /// The prefilter, or `None` when every record is wanted.
@@ -193,12 +242,15 @@ impl Interest {
     }
 }
 
+/// The most literals an automaton is built as a DFA for.
+const DFA_LITERALS: usize = 1_000;
+
 /// An ASCII-case-insensitive automaton over `literals`. A DFA where the set is small: every
 /// byte of a skipped line is scanned, and a DFA scans about twice as fast as an NFA (measured
 /// with the SigmaHQ cloud rules' 108 literals); thousands of literals (the Windows rules of the
 /// whole SigmaHQ tree) would make a DFA slow to build and hundreds of MB large.
 fn automaton(literals: &[String]) -> Option<AhoCorasick> {
-    let kind = if literals.len() <= 1_000 {
+    let kind = if literals.len() <= DFA_LITERALS {
         AhoCorasickKind::DFA
     } else {
         AhoCorasickKind::ContiguousNFA
@@ -214,12 +266,15 @@ fn automaton(literals: &[String]) -> Option<AhoCorasick> {
 /// Each kind that has kind literals, with them (sorted, distinct).
 type KindLiterals = Vec<(LogKind, Vec<String>)>;
 
-/// What finding a gate literal on a line means: the line is wanted (`any`), or may be of the
-/// kinds in `markers`.
+/// What finding a gate literal on a line means: the line is wanted (`any`), wanted narrowly
+/// unless something else wants it (`narrow`), may be of the kinds in `markers`, or is wanted
+/// if it is of one of the kinds in `kinds`.
 #[derive(Debug, Clone, Copy, Default)]
 struct Gate {
     any: bool,
+    narrow: bool,
     markers: u8,
+    kinds: u8,
 }
 
 /// A kind's bit in [`Gate`] masks (the generic kind has none: it has no markers).
@@ -283,13 +338,25 @@ impl Hazards {
 /// A compiled [`Interest`]: one test per raw line.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// Plain literals and kind markers.
+    /// Plain literals, kind markers and the folded-in kind literals.
     gate: AhoCorasick,
     /// What each gate pattern means, by pattern id.
     roles: Vec<Gate>,
-    /// Per kind with kind literals: its bit and their automaton.
+    /// Per kind whose literals have an automaton of their own: its bit and that automaton.
     kinds: Vec<(u8, AhoCorasick)>,
     hazards: Hazards,
+}
+
+/// What a run wants of one raw line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Nothing: the line is counted, not parsed.
+    Skip,
+    /// Only the mail analysis, which reads a few fields: the line is read narrowly
+    /// ([`crate::normalize::narrow`]), falling back to a whole parse where that cannot be done.
+    Narrow,
+    /// The whole record is parsed.
+    Whole,
 }
 
 impl Prefilter {
@@ -297,26 +364,41 @@ impl Prefilter {
     /// parsed. `false` only for a plausible JSON object line, free of hazards, holding none of
     /// the literals (and no kind literal together with a marker of its kind).
     pub fn wants(&self, line: &[u8]) -> bool {
+        self.classify(line) != Want::Skip
+    }
+
+    /// What the run wants of the record on this raw line (without its newline):
+    /// [`Want::Skip`] and [`Want::Narrow`] only for a plausible JSON object line free of
+    /// hazards; `Narrow` when the only literals on it are narrow ones.
+    pub fn classify(&self, line: &[u8]) -> Want {
         let t = trim(line);
         if t.first() != Some(&b'{') || t.last() != Some(&b'}') {
-            return true;
+            return Want::Whole;
         }
         // The automata first: most wanted lines show it early; the hazard scans then only run
-        // on lines about to be skipped. The gate finds plain literals and the kinds the line
-        // may be of; then only those kinds' literals are looked for.
-        let mut markers = 0u8;
+        // on lines not already wanted whole. The gate finds plain and narrow literals and the
+        // kinds the line may be of; then only those kinds' own automata run.
+        let (mut markers, mut kinds, mut narrow) = (0u8, 0u8, false);
         for m in self.gate.find_overlapping_iter(t) {
             let g = self.roles[m.pattern().as_usize()];
-            if g.any {
-                return true;
-            }
             markers |= g.markers;
+            kinds |= g.kinds;
+            narrow |= g.narrow;
+            if g.any || markers & kinds != 0 {
+                return Want::Whole;
+            }
         }
         let wanted_for_kind = self
             .kinds
             .iter()
             .any(|(bit, automaton)| markers & bit != 0 && automaton.is_match(t));
-        wanted_for_kind || self.hazards.any(t)
+        if wanted_for_kind || self.hazards.any(t) {
+            Want::Whole
+        } else if narrow {
+            Want::Narrow
+        } else {
+            Want::Skip
+        }
     }
 
     /// How many literals the automata hold.
@@ -424,6 +506,52 @@ mod tests {
         let p = i.compile().expect("a prefilter");
         assert!(p.wants(br#"{"type":"token_verdict"}"#));
         assert!(!p.wants(br#"{"Workload":"Exchange"}"#));
+    }
+
+    #[test]
+    fn a_kind_too_large_to_fold_into_the_gate_keeps_its_own_automaton() {
+        let mut i = Interest::nothing();
+        i.kind_literals(LogKind::Ual, ["new-inboxrule"]);
+        i.kind_literals(
+            LogKind::Windows,
+            (0..DFA_LITERALS).map(|n| format!("w{n:04}x")),
+        );
+        let p = i.compile().expect("a prefilter");
+        assert_eq!(
+            p.kinds.len(),
+            1,
+            "the Windows literals have their own automaton"
+        );
+        assert_eq!(p.literal_count(), 1 + DFA_LITERALS + 5);
+        assert!(p.wants(br#"{"Event":{"System":{}},"x":"w0999x"}"#));
+        assert!(!p.wants(br#"{"Workload":"Exchange","x":"w0999x"}"#));
+        assert!(p.wants(br#"{"Workload":"Exchange","Operation":"New-InboxRule"}"#));
+        assert!(!p.wants(br#"{"Event":{"System":{}},"Operation":"New-InboxRule"}"#));
+    }
+
+    #[test]
+    fn narrow_literals_alone_make_a_line_narrow() {
+        let mut i = Interest::nothing();
+        i.narrow_literals(["mailitemsaccessed"]);
+        i.literals(["new-inboxrule"]);
+        i.kind_literals(LogKind::Ual, ["bind"]);
+        let p = i.compile().expect("a prefilter");
+        let line = br#"{"Workload":"Exchange","Operation":"MailItemsAccessed"}"#;
+        assert_eq!(p.classify(line), Want::Narrow);
+        assert!(p.wants(line));
+        // Anything else wanted on the line makes it whole: a plain literal, a kind literal
+        // with its kind's marker, a hazard.
+        let also = br#"{"Operation":"MailItemsAccessed","X":"New-InboxRule"}"#;
+        assert_eq!(p.classify(also), Want::Whole);
+        let bind = br#"{"Workload":"Exchange","Operation":"MailItemsAccessed","T":"Bind"}"#;
+        assert_eq!(p.classify(bind), Want::Whole);
+        let escaped = br#"{"Operation":"MailItemsAccessed","X":"\u0041"}"#;
+        assert_eq!(p.classify(escaped), Want::Whole);
+        assert_eq!(p.classify(br#"{"Operation":"Send"}"#), Want::Skip);
+        // A narrow literal someone wants plainly is plain.
+        i.literals(["mailitemsaccessed"]);
+        let p = i.compile().expect("a prefilter");
+        assert_eq!(p.classify(line), Want::Whole);
     }
 
     #[test]

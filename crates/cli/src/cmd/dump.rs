@@ -39,14 +39,14 @@ pub struct DumpFilters {
 
 impl DumpFilters {
     /// Kind in the list (if any); time within `[from, to)` (if given; timeless events fail).
-    pub fn keeps(&self, event: &stormwatch_engine::Event) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.contains(&event.kind) {
+    pub fn keeps(&self, kind: LogKind, time: Option<DateTime<Utc>>) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
             return false;
         }
         if self.from.is_none() && self.to.is_none() {
             return true;
         }
-        let Some(t) = event.core.time else {
+        let Some(t) = time else {
             return false;
         };
         !(self.from.is_some_and(|f| t < f) || self.to.is_some_and(|to| t >= to))
@@ -75,7 +75,7 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
         to: args.to,
     };
     let outcome = read_inputs(&args.input, globals, &mut |event| {
-        if write_error.is_some() || !filters.keeps(&event) {
+        if write_error.is_some() || !filters.keeps(event.kind, event.core.time) {
             return;
         }
         let result = serde_json::to_writer(&mut out, &event).map_err(std::io::Error::from);

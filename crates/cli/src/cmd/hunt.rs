@@ -1,7 +1,7 @@
 //! `stormwatch hunt`: run detections over logs and print detection records.
 
 use crate::cmd::dump::{parse_time, DumpFilters};
-use crate::input::{print_reconciliation, read_inputs_filtered, InputArgs};
+use crate::input::{print_reconciliation, read_inputs_filtered, InputArgs, Record};
 use crate::Globals;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -17,7 +17,7 @@ use stormwatch_engine::detect::Detector;
 use stormwatch_engine::incident;
 use stormwatch_engine::prefilter::Interest;
 use stormwatch_engine::sink::{self, Format, Report, ReportInfo};
-use stormwatch_engine::{Alert, Level};
+use stormwatch_engine::{Alert, Level, LogKind};
 use stormwatch_sigma::{Config, Mapping, RuleSet};
 
 /// Hunt logs for intrusions: Sigma rules (`--rules`) and the built-in detections, over any mix
@@ -327,14 +327,28 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
             kept.push(a);
         }
     };
-    let outcome = read_inputs_filtered(&args.input, globals, prefilter, &mut |event| {
-        if !filters.keeps(&event) {
-            return;
+    let outcome = read_inputs_filtered(&args.input, globals, prefilter, &mut |record| {
+        match record {
+            Record::Event(event) => {
+                if !filters.keeps(event.kind, event.core.time) {
+                    return;
+                }
+                for d in detectors(&mut sigma, &mut mail, &mut ioc, &mut verdicts) {
+                    d.observe(&event, &mut fresh);
+                }
+            }
+            // Read narrowly: for the mail analysis alone (no other detector's literal is on
+            // the line).
+            Record::MailRead(read) => {
+                if !filters.keeps(LogKind::Ual, read.core.time) {
+                    return;
+                }
+                if let Some(m) = &mut mail {
+                    m.read(&read);
+                }
+            }
         }
         evaluated += 1;
-        for d in detectors(&mut sigma, &mut mail, &mut ioc, &mut verdicts) {
-            d.observe(&event, &mut fresh);
-        }
         emit(&mut fresh, &mut kept, &mut *out);
     });
     for d in detectors(&mut sigma, &mut mail, &mut ioc, &mut verdicts) {

@@ -29,23 +29,15 @@ impl Chunk {
         }
     }
 
-    /// Frames the lines `wants` accepts (raw bytes, before parsing); the others are handed to
-    /// `skipped` by number, unparsed. Lines cut for length are always framed (as rejections).
-    pub fn frame_wanted(
-        &self,
-        wants: &dyn Fn(&[u8]) -> bool,
-        emit: &mut dyn FnMut(Framed),
-        skipped: &mut dyn FnMut(u64),
-    ) {
-        for (i, &(start, end, cut)) in self.lines.iter().enumerate() {
-            let number = self.first_line + i as u64;
-            let line = &self.data[start..end];
-            if !cut && !wants(line) {
-                skipped(number);
-                continue;
-            }
-            frame_line(line, number, cut, emit);
-        }
+    /// Each line: its number, its bytes (without the newline), and whether it was cut for
+    /// length.
+    pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8], bool)> {
+        self.lines
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, end, cut))| {
+                (self.first_line + i as u64, &self.data[start..end], cut)
+            })
     }
 
     pub fn is_empty(&self) -> bool {

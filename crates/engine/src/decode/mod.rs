@@ -16,7 +16,7 @@
 
 pub mod chunks;
 mod csv;
-mod json;
+pub(crate) mod json;
 mod sniff;
 
 pub use json::{read_line_bounded, MAX_LINE};

@@ -25,7 +25,8 @@ use super::signins::{Backing, Probe, SignInIndex};
 use super::spill::{Access, Row, Spill, Strings};
 use super::Detector;
 use crate::alert::{Alert, Level};
-use crate::event::{format_time, Event, LogKind, Origin};
+use crate::event::{format_time, CoreFields, Event, LogKind, Origin};
+use crate::normalize::lookup::Fields;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -87,14 +88,75 @@ pub struct MailDetector {
     failure: Option<(String, u64)>,
 }
 
-fn operation_property<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
-    record.get("OperationProperties")?.get(name)?.as_str()
+/// What the mail analysis reads of a `MailItemsAccessed` record besides its core fields (and
+/// so what the narrow reading, [`crate::normalize::narrow`], must keep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFields {
+    /// `MailboxOwnerUPN`, as written.
+    pub owner: Option<String>,
+    /// `ClientInfoString`.
+    pub client_info: Option<String>,
+    /// `OperationProperties.MailAccessType` is `Sync`.
+    pub sync: bool,
+    /// `OperationProperties.IsThrottled` is `True`.
+    pub throttled: bool,
+    /// Items the access names: the `Folders[].FolderItems[]` listed, or its `OperationCount`
+    /// if that is more (at least 1).
+    pub items: u32,
+}
+
+impl MailFields {
+    /// The fields of a normalized record (exact names, as the record was normalized).
+    pub fn of<F: Fields + ?Sized>(record: &F) -> MailFields {
+        let text = |name| record.exact(name).and_then(Value::as_str).map(String::from);
+        MailFields {
+            owner: text("MailboxOwnerUPN"),
+            client_info: text("ClientInfoString"),
+            sync: operation_property(record, "MailAccessType")
+                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
+            throttled: operation_property(record, "IsThrottled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
+            items: items(record),
+        }
+    }
+}
+
+/// One `MailItemsAccessed` record as the mail analysis reads it: from a whole event
+/// ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailRead {
+    pub core: CoreFields,
+    pub fields: MailFields,
+    pub origin: Origin,
+}
+
+impl MailRead {
+    /// What the mail analysis reads of a whole event.
+    pub fn of(event: &Event) -> MailRead {
+        MailRead {
+            core: event.core.clone(),
+            fields: record_fields(event),
+            origin: event.origin.clone(),
+        }
+    }
+}
+
+/// [`MailFields::of`] an event's record.
+fn record_fields(event: &Event) -> MailFields {
+    match event.record.as_object() {
+        Some(map) => MailFields::of(map),
+        None => MailFields::of(&serde_json::Map::new()),
+    }
+}
+
+fn operation_property<'a, F: Fields + ?Sized>(record: &'a F, name: &str) -> Option<&'a str> {
+    record.exact("OperationProperties")?.get(name)?.as_str()
 }
 
 /// Items a Bind record names (`Folders[].FolderItems[]`), or its `OperationCount`.
-fn items(record: &Value) -> u32 {
+fn items<F: Fields + ?Sized>(record: &F) -> u32 {
     let listed: usize = record
-        .get("Folders")
+        .exact("Folders")
         .and_then(Value::as_array)
         .map(|folders| {
             folders
@@ -105,7 +167,7 @@ fn items(record: &Value) -> u32 {
         })
         .unwrap_or(0);
     let count = record
-        .get("OperationCount")
+        .exact("OperationCount")
         .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
         .unwrap_or(1);
     (listed as u64).max(count).min(u64::from(u32::MAX)) as u32
@@ -161,6 +223,12 @@ impl MailDetector {
             over_cap: 0,
             failure: None,
         }
+    }
+
+    /// Sees one `MailItemsAccessed` record read narrowly (what [`Detector::observe`] does
+    /// with the whole event).
+    pub fn read(&mut self, read: &MailRead) {
+        self.take(&read.core, &read.fields, &read.origin);
     }
 
     /// The baseline after this run: what was loaded plus every client seen now.
@@ -221,17 +289,7 @@ impl Detector for MailDetector {
         if event.kind != LogKind::Ual || c.operation.as_deref() != Some("MailItemsAccessed") {
             return;
         }
-        if self.spill.rows() >= self.options.max_accesses as u64 {
-            self.over_cap += 1;
-            return;
-        }
-        if let Some((_, lost)) = &mut self.failure {
-            *lost += 1;
-            return;
-        }
-        if let Err(e) = self.park(event) {
-            self.failure = Some((e.to_string(), 1));
-        }
+        self.take(c, &record_fields(event), &event.origin);
     }
 
     fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {
@@ -298,10 +356,28 @@ struct Verdicts {
 
 impl MailDetector {
     /// Parks one `MailItemsAccessed` record and updates the sums kept in memory.
-    fn park(&mut self, event: &Event) -> std::io::Result<()> {
-        let (c, r) = (&event.core, &event.record);
-        let owner = r.get("MailboxOwnerUPN").and_then(Value::as_str);
-        let mailbox = match (owner, &c.user) {
+    /// Parks one access, unless past the cap or after a failure of the temporary files.
+    fn take(&mut self, core: &CoreFields, fields: &MailFields, origin: &Origin) {
+        if self.spill.rows() >= self.options.max_accesses as u64 {
+            self.over_cap += 1;
+            return;
+        }
+        if let Some((_, lost)) = &mut self.failure {
+            *lost += 1;
+            return;
+        }
+        if let Err(e) = self.park(core, fields, origin) {
+            self.failure = Some((e.to_string(), 1));
+        }
+    }
+
+    fn park(
+        &mut self,
+        c: &CoreFields,
+        fields: &MailFields,
+        origin: &Origin,
+    ) -> std::io::Result<()> {
+        let mailbox = match (&fields.owner, &c.user) {
             (Some(o), _) => self.strings.id(&o.to_lowercase()),
             (None, Some(u)) => self.strings.id(u),
             (None, None) => self.strings.id("(unknown mailbox)"),
@@ -310,7 +386,7 @@ impl MailDetector {
             .strings
             .id(c.tenant.as_deref().unwrap_or("(unknown tenant)"));
         let app = c.app_id.as_deref().map(|a| self.strings.id(a));
-        let items = items(r);
+        let items = fields.items;
         let row = Row {
             time: c.time,
             tenant,
@@ -321,16 +397,11 @@ impl MailDetector {
             session: c.session_id.as_deref(),
             token: c.token_id.as_deref(),
             record_id: c.record_id.as_deref(),
-            file: self.strings.id(&event.origin.file),
-            position: event.origin.position,
-            client_info: r
-                .get("ClientInfoString")
-                .and_then(Value::as_str)
-                .map(|s| self.strings.id(s)),
-            sync: operation_property(r, "MailAccessType")
-                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
-            throttled: operation_property(r, "IsThrottled")
-                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
+            file: self.strings.id(&origin.file),
+            position: origin.position,
+            client_info: fields.client_info.as_deref().map(|s| self.strings.id(s)),
+            sync: fields.sync,
+            throttled: fields.throttled,
             items,
         };
         self.spill.push(&row)?;

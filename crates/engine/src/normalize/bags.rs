@@ -26,11 +26,16 @@ pub const BAG_KEYS: &[&str] = &[
 /// Normalises one object in place: JSON-in-string values parsed (one level), bags folded.
 pub fn normalize_object(map: &mut Map<String, Value>) {
     for (key, value) in map.iter_mut() {
-        parse_embedded(value);
-        if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
-            if let Some(folded) = fold(value) {
-                *value = folded;
-            }
+        normalize_entry(key, value);
+    }
+}
+
+/// Normalises one entry of an object: its value's embedded JSON parsed, a bag folded.
+pub fn normalize_entry(key: &str, value: &mut Value) {
+    parse_embedded(value);
+    if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        if let Some(folded) = fold(value) {
+            *value = folded;
         }
     }
 }

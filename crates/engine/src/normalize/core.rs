@@ -8,10 +8,10 @@
 //! envelope. Sentinel's `TenantId` is the Log Analytics workspace, so the M365 tenant comes from
 //! `OrganizationId` / `AADTenantId` first.
 
-use super::lookup::{as_text, path_ci};
+use super::lookup::{as_text, path_ci, Fields};
 use super::{ip, time};
 use crate::event::{CoreFields, LogKind};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 struct Candidates {
     time: &'static [&'static str],
@@ -198,18 +198,18 @@ fn candidates(kind: LogKind) -> &'static Candidates {
     }
 }
 
-fn first<'a>(map: &'a Map<String, Value>, paths: &[&str]) -> Option<&'a Value> {
+fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a Value> {
     paths.iter().find_map(|p| {
         path_ci(map, p).filter(|v| !matches!(v, Value::String(s) if s.trim().is_empty()))
     })
 }
 
-fn text(map: &Map<String, Value>, paths: &[&str]) -> Option<String> {
+fn text<F: Fields + ?Sized>(map: &F, paths: &[&str]) -> Option<String> {
     paths.iter().find_map(|p| path_ci(map, p).and_then(as_text))
 }
 
 /// Extracts the core fields of a record of the given kind.
-pub fn extract(kind: LogKind, map: &Map<String, Value>) -> CoreFields {
+pub fn extract<F: Fields + ?Sized>(kind: LogKind, map: &F) -> CoreFields {
     let c = candidates(kind);
     let time = c
         .time
@@ -237,7 +237,7 @@ pub fn extract(kind: LogKind, map: &Map<String, Value>) -> CoreFields {
 }
 
 /// `/tenants/<id>/providers/…` in an Azure Monitor `resourceId`.
-fn tenant_from_resource_id(map: &Map<String, Value>) -> Option<String> {
+fn tenant_from_resource_id<F: Fields + ?Sized>(map: &F) -> Option<String> {
     let rid = path_ci(map, "resourceId")?.as_str()?;
     let lower = rid.to_ascii_lowercase();
     let rest = &rid[lower.find("/tenants/")? + "/tenants/".len()..];

@@ -1,7 +1,28 @@
 //! Field lookup that tolerates the case variants of real exports (`tenantId` / `TenantId`,
 //! `Level` / `level`) and dotted paths (`AppAccessContext.UniqueTokenId`).
+//!
+//! Kind recognition and core-field extraction look a record's top-level fields up through
+//! [`Fields`], so they run alike on a whole record (a JSON object) and on the few fields the
+//! narrow reading keeps ([`super::narrow`]).
 
 use serde_json::{Map, Value};
+
+/// A record's top-level fields, as kind recognition and core-field extraction look them up.
+pub trait Fields {
+    /// The field by exact name.
+    fn exact(&self, name: &str) -> Option<&Value>;
+    /// The field by exact name, else the first whose name matches ignoring ASCII case.
+    fn get_ci(&self, name: &str) -> Option<&Value>;
+}
+
+impl Fields for Map<String, Value> {
+    fn exact(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+    fn get_ci(&self, name: &str) -> Option<&Value> {
+        get_ci(self, name)
+    }
+}
 
 /// A key by exact name, else the first whose name matches ignoring ASCII case.
 pub fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
@@ -13,9 +34,9 @@ pub fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 }
 
 /// A dotted path, each segment matched as by [`get_ci`]; `null` counts as absent.
-pub fn path_ci<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+pub fn path_ci<'a, F: Fields + ?Sized>(fields: &'a F, path: &str) -> Option<&'a Value> {
     let mut segments = path.split('.');
-    let mut current = get_ci(map, segments.next()?)?;
+    let mut current = fields.get_ci(segments.next()?)?;
     for segment in segments {
         current = match current {
             Value::Object(m) => get_ci(m, segment)?,

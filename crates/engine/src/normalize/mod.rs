@@ -10,10 +10,11 @@ pub mod bags;
 mod core;
 pub mod ip;
 pub mod lookup;
+pub mod narrow;
 pub mod time;
 
 use crate::event::{Event, LogKind, Origin};
-use lookup::get_ci;
+use lookup::Fields;
 use serde_json::{Map, Value};
 
 pub use self::core::extract;
@@ -114,12 +115,12 @@ const SIGNIN_TABLES: &[&str] = &[
     "ADFSSignInLogs",
 ];
 
-fn str_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    get_ci(map, name).and_then(Value::as_str)
+fn str_ci<'a, F: Fields + ?Sized>(map: &'a F, name: &str) -> Option<&'a str> {
+    map.get_ci(name).and_then(Value::as_str)
 }
 
-fn has(map: &Map<String, Value>, name: &str) -> bool {
-    get_ci(map, name).is_some()
+fn has<F: Fields + ?Sized>(map: &F, name: &str) -> bool {
+    map.get_ci(name).is_some()
 }
 
 fn is_one_of(s: Option<&str>, set: &[&str]) -> bool {
@@ -127,19 +128,19 @@ fn is_one_of(s: Option<&str>, set: &[&str]) -> bool {
 }
 
 /// Recognises the log kind from the record's own fields.
-pub fn detect_kind(map: &Map<String, Value>) -> LogKind {
-    if matches!(map.get("Event"), Some(Value::Object(e)) if e.contains_key("System")) {
+pub fn detect_kind<F: Fields + ?Sized>(map: &F) -> LogKind {
+    if matches!(map.exact("Event"), Some(Value::Object(e)) if e.contains_key("System")) {
         return LogKind::Windows;
     }
     let marker = map
-        .get("type")
-        .or_else(|| map.get("kind"))
+        .exact("type")
+        .or_else(|| map.exact("kind"))
         .and_then(Value::as_str);
     if marker == Some("token_verdict") {
         return LogKind::TokenVerdict;
     }
     // Sentinel (Log Analytics) rows name their table in `Type`.
-    let table = map.get("Type").and_then(Value::as_str);
+    let table = map.exact("Type").and_then(Value::as_str);
     if table == Some("OfficeActivity") {
         return LogKind::Ual;
     }

@@ -62,6 +62,7 @@ pub fn read(bytes: axum::body::Bytes, max_body_bytes: usize) -> Collect {
             bomb_floor: (max_body_bytes as u64).saturating_mul(16),
         },
         threads: 1,
+        narrow: false,
     });
     let mut sink = Collect::default();
     ingestor.run_reader("body", Box::new(std::io::Cursor::new(bytes)), &mut sink);

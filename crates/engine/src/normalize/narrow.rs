@@ -1,0 +1,527 @@
+//! The narrow reading of a `MailItemsAccessed` line: only what the mail analysis reads,
+//! without building the rest of the record.
+//!
+//! Three quarters of a UAL export are `MailItemsAccessed` records, and hunt wants each of them
+//! only for the mail analysis ([`crate::detect::mailbox`]), which reads the core fields and
+//! [`MailFields`]. Building the whole `serde_json::Value` tree of such a line, normalizing it
+//! and freeing it cost several times more than the rest of hunt's work on it.
+//!
+//! So the line is deserialized into one slot per top-level name that unwrapping, kind
+//! recognition, the UAL core-field candidates and [`MailFields`] look up ([`NAMES`], any ASCII
+//! case); `Folders` keeps only how many items each folder lists. Every other value is still
+//! parsed and checked — strings as UTF-8, numbers in range, nesting within serde_json's limit —
+//! but not kept, so a line is accepted here exactly when a whole parse accepts it. The kept
+//! values are normalized entry by entry as a whole record's are ([`normalize_entry`]), and kind
+//! and core fields come from the same [`detect_kind`] and [`extract`], through [`Fields`]. So
+//! the [`MailRead`] is the one the whole event gives ([`MailRead::of`]):
+//! `tests::narrow_and_whole_readings_agree`, and `tests/fastpath.rs` end to end.
+//!
+//! [`mail_read`] gives up (`None`: parse the line whole) where the narrow record could differ
+//! from the whole one in what counts: a wrapper or envelope key (`AuditData`, `o365audit`,
+//! `event`, `properties`, `records`, `value`, `events`), a kept name given twice (in any
+//! case), a line that is not a JSON object, or a record that turns out not to be a UAL
+//! `MailItemsAccessed` one.
+
+use super::bags::normalize_entry;
+use super::lookup::Fields;
+use super::{detect_kind, extract};
+use crate::detect::mailbox::{MailFields, MailRead};
+use crate::event::{LogKind, Origin};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What the mail analysis reads of a `MailItemsAccessed` line, read narrowly; `None` where the
+/// line must be read whole (see the module notes). `line` is the raw line without its newline.
+pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
+    // One UTF-8 check of the line, not one per string: serde_json trusts a `str`.
+    let text = std::str::from_utf8(line).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut record = de.deserialize_map(NarrowRecord).ok()?;
+    de.end().ok()?;
+    for (key, value) in &mut record.kept {
+        normalize_entry(key, value);
+    }
+    let core = (detect_kind(&record) == LogKind::Ual)
+        .then(|| extract(LogKind::Ual, &record))
+        .filter(|c| c.operation.as_deref() == Some("MailItemsAccessed"))?;
+    Some(MailRead {
+        core,
+        fields: MailFields::of(&record),
+        origin,
+    })
+}
+
+/// What becomes of a top-level key's value.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Kept as a `Value`.
+    Keep,
+    /// `Folders`: kept as the item counts of its folders ([`Folders`]).
+    Folders,
+    /// A wrapper or envelope: the line is read whole.
+    GiveUp,
+}
+
+/// Every top-level name (ASCII-lowercased) that unwrapping ([`super::normalize`]),
+/// kind recognition ([`super::detect_kind`]), the UAL core-field candidates and
+/// [`MailFields`] look up, with what becomes of its value; any other key is parsed, checked
+/// and dropped. A lookup of a name not here is a bug this reading would hide: debug builds
+/// (the tests) stop on it.
+const NAMES: &[(&str, Role)] = &[
+    ("aadsessionid", Role::Keep),
+    ("aadtenantid", Role::Keep),
+    ("activitydatetime", Role::Keep),
+    ("activitydisplayname", Role::Keep),
+    ("actoripaddress", Role::Keep),
+    ("appaccesscontext", Role::Keep),
+    ("appid", Role::Keep),
+    ("applicationid", Role::Keep),
+    ("auditdata", Role::GiveUp),
+    ("authenticationrequirement", Role::Keep),
+    ("category", Role::Keep),
+    ("client_ipaddress", Role::Keep),
+    ("clientappid", Role::Keep),
+    ("clientinfostring", Role::Keep),
+    ("clientip", Role::Keep),
+    ("clientipaddress", Role::Keep),
+    ("conditionalaccessstatus", Role::Keep),
+    ("createddatetime", Role::Keep),
+    ("creationdate", Role::Keep),
+    ("creationtime", Role::Keep),
+    ("deviceproperties", Role::Keep),
+    ("event", Role::GiveUp),
+    ("events", Role::GiveUp),
+    ("folders", Role::Folders),
+    ("id", Role::Keep),
+    ("ipaddress", Role::Keep),
+    ("kind", Role::Keep),
+    ("loggedbyservice", Role::Keep),
+    ("mailboxownerupn", Role::Keep),
+    ("o365audit", Role::GiveUp),
+    ("officeid", Role::Keep),
+    ("officeworkload", Role::Keep),
+    ("operation", Role::Keep),
+    ("operationcount", Role::Keep),
+    ("operationname", Role::Keep),
+    ("operationproperties", Role::Keep),
+    ("operations", Role::Keep),
+    ("organizationid", Role::Keep),
+    ("properties", Role::GiveUp),
+    ("recordid", Role::Keep),
+    ("records", Role::GiveUp),
+    ("recordtype", Role::Keep),
+    ("resourceid", Role::Keep),
+    ("resulttype", Role::Keep),
+    ("sessionid", Role::Keep),
+    ("status", Role::Keep),
+    ("status_dynamic", Role::Keep),
+    ("tenantid", Role::Keep),
+    ("time", Role::Keep),
+    ("timegenerated", Role::Keep),
+    ("tokentenantid", Role::Keep),
+    ("type", Role::Keep),
+    ("uniquetokenid", Role::Keep),
+    ("uniquetokenidentifier", Role::Keep),
+    ("userid", Role::Keep),
+    ("userprincipalname", Role::Keep),
+    ("value", Role::GiveUp),
+    ("workload", Role::Keep),
+];
+
+/// The place of a name in [`NAMES`], ignoring ASCII case: one probe of [`TABLE`] for most
+/// names (every key of every narrowly read line is looked up here).
+fn slot(name: &str) -> Option<usize> {
+    let name = name.as_bytes();
+    let mut at = hash(name);
+    loop {
+        let entry = TABLE[at];
+        if entry == 0 {
+            return None;
+        }
+        let i = usize::from(entry - 1);
+        if NAMES[i].0.as_bytes().eq_ignore_ascii_case(name) {
+            return Some(i);
+        }
+        at = (at + 1) % TABLE.len();
+    }
+}
+
+/// A [`TABLE`] index from the length and the first, middle and last bytes, ASCII-lowercased:
+/// few collisions among [`NAMES`], and cheap (names are looked up some hundred times a line).
+const fn hash(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    if n == 0 {
+        return 0;
+    }
+    let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
+    let (first, middle, last) = (
+        first.to_ascii_lowercase() as usize,
+        middle.to_ascii_lowercase() as usize,
+        last.to_ascii_lowercase() as usize,
+    );
+    (n * 7 + first * 31 + middle * 131 + last * 17) % TABLE_SIZE
+}
+
+const TABLE_SIZE: usize = 256;
+
+/// Open addressing over [`NAMES`]: 1 + a name's index at its hash (or the next free place).
+const TABLE: [u8; TABLE_SIZE] = {
+    let mut table = [0u8; TABLE_SIZE];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let mut at = hash(NAMES[i].0.as_bytes());
+        while table[at] != 0 {
+            at = (at + 1) % TABLE_SIZE;
+        }
+        table[at] = (i + 1) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The kept top-level fields: each key as written, with its value; and for each name of
+/// [`NAMES`], 1 + its place in `kept` (0: absent).
+struct Narrow<'de> {
+    kept: Vec<(Cow<'de, str>, Value)>,
+    places: [u8; NAMES.len()],
+}
+
+impl Narrow<'_> {
+    fn kept(&self, name: &str) -> Option<&(Cow<'_, str>, Value)> {
+        let found = slot(name);
+        debug_assert!(found.is_some(), "the narrow reading does not keep {name}");
+        let place = self.places[found?];
+        self.kept.get(usize::from(place).checked_sub(1)?)
+    }
+}
+
+/// Each name is kept at most once (a record naming a field twice, in any case, is read whole),
+/// so the first match ignoring case is the only one.
+impl Fields for Narrow<'_> {
+    fn exact(&self, name: &str) -> Option<&Value> {
+        self.kept(name).filter(|(k, _)| k == name).map(|(_, v)| v)
+    }
+    fn get_ci(&self, name: &str) -> Option<&Value> {
+        self.kept(name).map(|(_, v)| v)
+    }
+}
+
+/// A top-level key, borrowed from the line where it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The top-level object, keeping the keys of [`NAMES`].
+struct NarrowRecord;
+
+impl<'de> Visitor<'de> for NarrowRecord {
+    type Value = Narrow<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut record = Narrow {
+            kept: Vec::with_capacity(24),
+            places: [0; NAMES.len()],
+        };
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            let Some(at) = slot(&key) else {
+                map.next_value_seed(Checked)?;
+                continue;
+            };
+            let value = match NAMES[at].1 {
+                Role::Keep => map.next_value::<Value>()?,
+                Role::Folders => map.next_value_seed(Folders)?,
+                Role::GiveUp => return Err(A::Error::custom("read this record whole")),
+            };
+            if record.places[at] != 0 {
+                return Err(A::Error::custom(
+                    "a field named twice: read this record whole",
+                ));
+            }
+            record.kept.push((key, value));
+            record.places[at] = record.kept.len() as u8;
+        }
+        Ok(record)
+    }
+}
+
+/// `(Visitor, Output)`: makes a visitor its own seed (`deserialize_any`). `(scalars Output,
+/// value)`, inside a `Visitor` impl: its `expecting`, and the `visit_*` methods of the scalars
+/// it does not look at, all giving `value`.
+macro_rules! any_value_visitor {
+    (scalars $out:ty, $scalar:expr) => {
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<$out, E> {
+            Ok($scalar)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$out, E> {
+            Ok($scalar)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$out, E> {
+            Ok($scalar)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$out, E> {
+            Ok($scalar)
+        }
+        fn visit_unit<E>(self) -> Result<$out, E> {
+            Ok($scalar)
+        }
+    };
+    ($visitor:ty, $out:ty) => {
+        impl<'de> DeserializeSeed<'de> for $visitor {
+            type Value = $out;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$out, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+    };
+}
+
+/// Any value, parsed and checked as a `Value` would be (UTF-8, number range, nesting), kept
+/// nowhere.
+#[derive(Clone, Copy)]
+struct Checked;
+
+any_value_visitor!(Checked, ());
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+    any_value_visitor!(scalars(), ());
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Checked)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Checked)?.is_some() {
+            map.next_value_seed(Checked)?;
+        }
+        Ok(())
+    }
+}
+
+/// `Folders`, as the mail analysis counts it: a list becomes a list of [`Folder`]s; a string
+/// stays (normalization may parse JSON held in it); anything else, which holds no countable
+/// items, becomes null.
+struct Folders;
+
+any_value_visitor!(Folders, Value);
+
+impl<'de> Visitor<'de> for Folders {
+    type Value = Value;
+    any_value_visitor!(scalars Value, Value::Null);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut folders = Vec::new();
+        while let Some(folder) = seq.next_element_seed(Folder)? {
+            folders.push(folder);
+        }
+        Ok(Value::Array(folders))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        Checked.visit_map(map).map(|()| Value::Null)
+    }
+}
+
+/// One element of `Folders`: an object keeps only its (last) `FolderItems` list, as a list of
+/// as many nulls as it had items; a string stays; anything else becomes null.
+struct Folder;
+
+any_value_visitor!(Folder, Value);
+
+impl<'de> Visitor<'de> for Folder {
+    type Value = Value;
+    any_value_visitor!(scalars Value, Value::Null);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut items = None;
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            if key == "FolderItems" {
+                items = map.next_value_seed(Count)?;
+            } else {
+                map.next_value_seed(Checked)?;
+            }
+        }
+        let mut folder = Map::new();
+        if let Some(n) = items {
+            folder.insert("FolderItems".into(), Value::Array(vec![Value::Null; n]));
+        }
+        Ok(Value::Object(folder))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        Checked.visit_seq(seq).map(|()| Value::Null)
+    }
+}
+
+/// The length of a list (its items checked, not kept); `None` for anything else.
+struct Count;
+
+any_value_visitor!(Count, Option<usize>);
+
+impl<'de> Visitor<'de> for Count {
+    type Value = Option<usize>;
+    any_value_visitor!(scalars Option<usize>, None);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<usize>, A::Error> {
+        let mut n = 0;
+        while seq.next_element_seed(Checked)?.is_some() {
+            n += 1;
+        }
+        Ok(Some(n))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<usize>, A::Error> {
+        Checked.visit_map(map).map(|()| None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Position};
+    use crate::normalize::normalize;
+
+    fn origin() -> Origin {
+        Origin {
+            file: "t.jsonl".into(),
+            position: Position::Line(7),
+        }
+    }
+
+    fn whole(line: &str) -> Result<Event, String> {
+        let value = serde_json::from_str::<Value>(line).map_err(|e| e.to_string())?;
+        normalize(value, origin())
+    }
+
+    /// The narrow reading, checked against the whole one wherever it gives a read.
+    fn narrow(line: &str) -> Option<MailRead> {
+        let read = mail_read(line.as_bytes(), origin())?;
+        let full = whole(line).expect("a line read narrowly reads whole");
+        assert_eq!(full.kind, LogKind::Ual, "{line}");
+        assert_eq!(read, MailRead::of(&full), "{line}");
+        Some(read)
+    }
+
+    const MAIL: &str = r#"{"CreationTime":"2023-05-22T07:08:47","Id":"af67adc2","Operation":"MailItemsAccessed","OrganizationId":"15B7BEC7-b67b","RecordType":50,"ResultStatus":"Succeeded","UserType":0,"Workload":"Exchange","ClientIP":"198.51.100.178:4431","UserId":"Xen.Evans@fabrikam.example","AppId":"d3590ed6","ClientAppId":"d3590ed6","ClientInfoString":"Client=OWA","ExternalAccess":false,"MailboxOwnerUPN":"Xen.Evans@fabrikam.example","OperationProperties":[{"Name":"MailAccessType","Value":"Sync"},{"Name":"IsThrottled","Value":"True"}],"OriginatingServer":"SA1PR12MB7197 (15.20.6521.024)\r\n","AppAccessContext":{"IssuedAtTime":"2023-05-22T07:05:05","UniqueTokenId":"mAHWUd63","AADSessionId":"5b816fa7","APIId":"00000002"},"Folders":[{"FolderItems":[{"InternetMessageId":"<a@b>","SizeInBytes":2048},{"InternetMessageId":"<c@d>"}],"Id":"LgAA","Path":"\\Inbox"},{"FolderItems":[{"InternetMessageId":"<e@f>"}]}],"OperationCount":2,"SessionId":"5b816fa7"}"#;
+
+    #[test]
+    fn narrow_and_whole_readings_agree() {
+        let read = narrow(MAIL).expect("read narrowly");
+        assert_eq!(read.fields.items, 3);
+        assert!(read.fields.sync && read.fields.throttled);
+        assert_eq!(read.core.ip, Some("198.51.100.178".parse().expect("ip")));
+        let variants = [
+            // Case variants of looked-up keys; empty and null values.
+            MAIL.replace("\"OrganizationId\"", "\"organizationid\""),
+            MAIL.replace("\"ClientIP\"", "\"CLIENTIP\""),
+            MAIL.replace("\"AppId\":\"d3590ed6\"", "\"AppId\":\"\",\"ApplicationId\":\"x\""),
+            MAIL.replace("\"AppId\":\"d3590ed6\"", "\"AppId\":null"),
+            MAIL.replace("\"SessionId\"", "\"Session\\u0049d\""),
+            MAIL.replace("\"MailboxOwnerUPN\":", "\"MailboxOwnerUPN\":7,\"x\":"),
+            MAIL.replace("\"OperationCount\":2", "\"OperationCount\":\"9\""),
+            MAIL.replace("\"CreationTime\":\"2023-05-22T07:08:47\"", "\"TimeGenerated\":\"2023-05-22T07:08:47Z\",\"Type\":\"OfficeActivity\""),
+            // Folders and their items in every shape.
+            MAIL.replace("\"Folders\":[", "\"Folders\":[\"{\\\"FolderItems\\\":[1,2,3,4]}\",7,null,[1],"),
+            MAIL.replace("\"Folders\":[", "\"Folders\":[{\"FolderItems\":[1,2],\"FolderItems\":\"x\"},"),
+            MAIL.replace("\"Folders\":[", "\"Folders\":[{\"FolderItems\":\"x\",\"FolderItems\":[1,2]},"),
+            MAIL.replace("\"Folders\":[", "\"Folders\":[{\"folderitems\":[1,2]},"),
+            MAIL.replace("\"Folders\":[", "\"Folders\":\"[{\\\"FolderItems\\\":[1,2,3,4,5,6,7,8,9]}]\",\"F\":["),
+            MAIL.replace("\"Folders\":[", "\"Folders\":{\"FolderItems\":[1]},\"F\":["),
+            MAIL.replace("\"Folders\":[", "\"Folders\":true,\"F\":["),
+            // Bags as JSON text and PowerShell text.
+            MAIL.replace(
+                "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Sync\"},{\"Name\":\"IsThrottled\",\"Value\":\"True\"}]",
+                "\"OperationProperties\":\"[{\\\"Value\\\":\\\"Sync\\\",\\\"Name\\\":\\\"MailAccessType\\\"}]\"",
+            ),
+            MAIL.replace(
+                "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Sync\"},{\"Name\":\"IsThrottled\",\"Value\":\"True\"}]",
+                "\"OperationProperties\":[\"@{Name=IsThrottled; Value=True}\"]",
+            ),
+        ];
+        for line in &variants {
+            assert!(narrow(line).is_some(), "read narrowly: {line}");
+        }
+    }
+
+    #[test]
+    fn every_name_has_its_slot_in_any_case() {
+        for (i, (name, _)) in NAMES.iter().enumerate() {
+            assert_eq!(slot(name), Some(i), "{name}");
+            assert_eq!(slot(&name.to_ascii_uppercase()), Some(i), "{name}");
+        }
+        for other in ["", "ResultStatus", "UserKey", "AppIdX", "Folder", "x"] {
+            assert_eq!(slot(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn wrappers_envelopes_and_other_records_are_read_whole() {
+        for line in [
+            format!(r#"{{"AuditData":{MAIL},"CreationDate":"x","Operations":"y"}}"#),
+            format!(r#"{{"o365audit":{MAIL}}}"#),
+            MAIL.replace("\"Id\"", "\"properties\":{},\"Id\""),
+            MAIL.replace("\"Id\"", "\"Records\":[],\"Id\""),
+            // A looked-up key given twice, in any case.
+            MAIL.replace("\"ClientIP\"", "\"clientIP\":\"10.0.0.1\",\"CLIENTIP\""),
+            MAIL.replace("\"UserId\"", "\"userid\":\"a@b.example\",\"UserId\""),
+            MAIL.replace("\"Folders\":[", "\"Folders\":[],\"Folders\":["),
+            MAIL.replace("MailItemsAccessed", "Send"),
+            MAIL.replace("\"Workload\":\"Exchange\",", "")
+                .replace("\"RecordType\":50,", ""),
+            "[1]".to_string(),
+        ] {
+            assert!(mail_read(line.as_bytes(), origin()).is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn what_a_whole_parse_rejects_is_not_read_narrowly() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            MAIL.replace("\"UserType\":0", "\"UserType\":1e400"),
+            MAIL.replace("\"UserType\":0", &format!("\"UserType\":{deep}")),
+            MAIL.replace("\"UserType\":0", "\"UserType\":0,\"UserType\":0,"),
+            format!("{MAIL} x"),
+        ];
+        for line in &cases {
+            assert!(whole(line).is_err(), "{line}");
+            assert!(mail_read(line.as_bytes(), origin()).is_none(), "{line}");
+        }
+        let mut bad_utf8 = MAIL.replace("Succeeded", "Succ\u{1}eded").into_bytes();
+        let at = bad_utf8.iter().position(|b| *b == 1).expect("marker");
+        bad_utf8[at] = 0xFF;
+        assert!(serde_json::from_slice::<Value>(&bad_utf8).is_err());
+        assert!(mail_read(&bad_utf8, origin()).is_none());
+    }
+}
