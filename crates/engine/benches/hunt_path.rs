@@ -1,5 +1,6 @@
 //! Microbenchmarks of hunt's hot path, so regressions show in review: the witness prefilter
-//! over raw lines, the decoder (framing + normalization of JSON lines), and Sigma matching
+//! over raw lines, the decoder (framing + normalization of JSON lines), mail reads read whole
+//! and narrowly ([`narrow`]), and Sigma matching
 //! (fast routed/indexed path against the plain path) with the SigmaHQ cloud rules when
 //! `../shared/sigma` is present.
 //!
@@ -14,7 +15,10 @@ use stormwatch_engine::detect::interest::builtin_interest;
 use stormwatch_engine::detect::ioc;
 use stormwatch_engine::detect::sigma::SigmaDetector;
 use stormwatch_engine::detect::Detector;
+use stormwatch_engine::event::{Origin, Position};
 use stormwatch_engine::ingest::Sink;
+use stormwatch_engine::normalize::{self, narrow};
+use stormwatch_engine::prefilter::Want;
 use stormwatch_engine::{Event, IngestOptions, Ingestor, Rejection};
 use stormwatch_scenario::{Output, Stream};
 use stormwatch_sigma::{Config, Mapping, RuleSet};
@@ -93,6 +97,34 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("jsonl/1-thread", |b| {
         b.iter(|| decode(black_box(&jsonl), 1).len())
+    });
+    g.finish();
+
+    // The mail reads, whole (parse + normalize) and narrow (what the mail analysis reads).
+    let mail: Vec<&Vec<u8>> = lines
+        .iter()
+        .filter(|l| prefilter.classify(l) == Want::Narrow)
+        .collect();
+    let origin = || Origin {
+        file: "bench".into(),
+        position: Position::Line(1),
+    };
+    let mut g = c.benchmark_group("mail-read");
+    g.throughput(Throughput::Elements(mail.len() as u64));
+    g.bench_function("whole", |b| {
+        b.iter(|| {
+            mail.iter()
+                .filter_map(|l| serde_json::from_slice(black_box(l)).ok())
+                .filter_map(|v| normalize::normalize(v, origin()).ok())
+                .count()
+        })
+    });
+    g.bench_function("narrow", |b| {
+        b.iter(|| {
+            mail.iter()
+                .filter_map(|l| narrow::mail_read(black_box(l), origin()))
+                .count()
+        })
     });
     g.finish();
 
