@@ -409,13 +409,17 @@ fn frame_batch(
         .map(|chunk| match filter {
             Some(f) => {
                 let mut out = Vec::new();
-                for (number, line, cut) in chunk.lines() {
-                    let want = match cut {
-                        true => Want::Whole,
-                        false => match f.prefilter.classify(line) {
-                            Want::Narrow if !f.narrow => Want::Whole,
-                            want => want,
-                        },
+                let lines: Vec<(u64, &[u8], bool)> = chunk.lines().collect();
+                // A line cut for length is scanned as an empty one: wanted whole (rejected).
+                let texts: Vec<&[u8]> = lines
+                    .iter()
+                    .map(|&(_, line, cut)| if cut { &[][..] } else { line })
+                    .collect();
+                let wants = f.prefilter.classify_all(&texts);
+                for (&(number, line, cut), want) in lines.iter().zip(wants) {
+                    let want = match want {
+                        Want::Narrow if !f.narrow => Want::Whole,
+                        want => want,
                     };
                     match want {
                         Want::Skip => out.push(Outcome::Skipped(Position::Line(number))),

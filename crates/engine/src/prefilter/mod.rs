@@ -39,8 +39,11 @@
 //! parsed, so a syntactically broken line that looks like `{…}` and holds no wanted literal is
 //! not reported as rejected. `records read = events + rejected + prefiltered` still holds.
 
+mod gate;
+
 use crate::event::LogKind;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use gate::{Gate, Role, Seen};
 use memchr::memmem;
 
 /// What a run wants parsed. Build it from each detector's contribution, then [`compile`](Self::compile).
@@ -181,8 +184,8 @@ impl Interest {
     /// separate automaton would scan the line a second time (about twice as slow on UAL lines,
     /// which all carry a marker). A kind with thousands of literals (the Windows rules of the
     /// whole SigmaHQ tree) keeps its own automaton, run only on lines with its markers.
-    fn plan(&self) -> (Vec<(String, Gate)>, KindLiterals) {
-        let mut gate: std::collections::BTreeMap<String, Gate> = Default::default();
+    fn plan(&self) -> (Vec<(String, Role)>, KindLiterals) {
+        let mut gate: std::collections::BTreeMap<String, Role> = Default::default();
         for l in &self.literals {
             gate.entry(l.clone()).or_default().any = true;
         }
@@ -228,13 +231,13 @@ impl Interest {
             return None;
         }
         let (gate, by_kind) = self.plan();
-        let (literals, roles): (Vec<String>, Vec<Gate>) = gate.into_iter().unzip();
+        let (literals, roles): (Vec<String>, Vec<Role>) = gate.into_iter().unzip();
         let mut kinds = Vec::new();
         for (kind, literals) in by_kind {
             kinds.push((kind_bit(kind), automaton(&literals)?));
         }
         Some(Prefilter {
-            gate: automaton(&literals)?,
+            gate: Gate::new(&literals, DFA_LITERALS)?,
             roles,
             kinds,
             hazards: Hazards::new(),
@@ -266,18 +269,7 @@ fn automaton(literals: &[String]) -> Option<AhoCorasick> {
 /// Each kind that has kind literals, with them (sorted, distinct).
 type KindLiterals = Vec<(LogKind, Vec<String>)>;
 
-/// What finding a gate literal on a line means: the line is wanted (`any`), wanted narrowly
-/// unless something else wants it (`narrow`), may be of the kinds in `markers`, or is wanted
-/// if it is of one of the kinds in `kinds`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Gate {
-    any: bool,
-    narrow: bool,
-    markers: u8,
-    kinds: u8,
-}
-
-/// A kind's bit in [`Gate`] masks (the generic kind has none: it has no markers).
+/// A kind's bit in [`Role`] masks (the generic kind has none: it has no markers).
 fn kind_bit(kind: LogKind) -> u8 {
     match kind {
         LogKind::Ual => 1,
@@ -338,10 +330,10 @@ impl Hazards {
 /// A compiled [`Interest`]: one test per raw line.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// Plain literals, kind markers and the folded-in kind literals.
-    gate: AhoCorasick,
+    /// Plain and narrow literals, kind markers and the folded-in kind literals.
+    gate: Gate,
     /// What each gate pattern means, by pattern id.
-    roles: Vec<Gate>,
+    roles: Vec<Role>,
     /// Per kind whose literals have an automaton of their own: its bit and that automaton.
     kinds: Vec<(u8, AhoCorasick)>,
     hazards: Hazards,
@@ -371,30 +363,58 @@ impl Prefilter {
     /// [`Want::Skip`] and [`Want::Narrow`] only for a plausible JSON object line free of
     /// hazards; `Narrow` when the only literals on it are narrow ones.
     pub fn classify(&self, line: &[u8]) -> Want {
-        let t = trim(line);
-        if t.first() != Some(&b'{') || t.last() != Some(&b'}') {
-            return Want::Whole;
+        let [want] = self.classify_together([line]);
+        want
+    }
+
+    /// [`classify`](Self::classify) for each line, scanning two lines at a time
+    /// ([`gate`]: about 1.4 times as fast as one at a time).
+    pub fn classify_all(&self, lines: &[&[u8]]) -> Vec<Want> {
+        let mut wants = Vec::with_capacity(lines.len());
+        let mut pairs = lines.chunks_exact(2);
+        for pair in &mut pairs {
+            wants.extend(self.classify_together([pair[0], pair[1]]));
         }
-        // The automata first: most wanted lines show it early; the hazard scans then only run
-        // on lines not already wanted whole. The gate finds plain and narrow literals and the
-        // kinds the line may be of; then only those kinds' own automata run.
-        let (mut markers, mut kinds, mut narrow) = (0u8, 0u8, false);
-        for m in self.gate.find_overlapping_iter(t) {
-            let g = self.roles[m.pattern().as_usize()];
-            markers |= g.markers;
-            kinds |= g.kinds;
-            narrow |= g.narrow;
-            if g.any || markers & kinds != 0 {
-                return Want::Whole;
+        for line in pairs.remainder() {
+            wants.push(self.classify(line));
+        }
+        wants
+    }
+
+    fn classify_together<const N: usize>(&self, lines: [&[u8]; N]) -> [Want; N] {
+        let lines = lines.map(trim);
+        // An implausible line is wanted whole; it is scanned as an empty line.
+        let plausible = lines.map(|t| t.first() == Some(&b'{') && t.last() == Some(&b'}'));
+        let mut scanned = lines;
+        for (t, ok) in scanned.iter_mut().zip(plausible) {
+            if !ok {
+                *t = &[];
             }
+        }
+        // The gate first: most wanted lines show it early; the kinds' own automata and the
+        // hazard scans then only run on lines not already wanted whole.
+        let seen = self.gate.scan(&self.roles, scanned);
+        let mut wants = [Want::Whole; N];
+        for k in 0..N {
+            if plausible[k] {
+                wants[k] = self.decide(lines[k], seen[k]);
+            }
+        }
+        wants
+    }
+
+    /// What a plausible line is wanted for, given what the gate found on it.
+    fn decide(&self, t: &[u8], seen: Seen) -> Want {
+        if seen.whole {
+            return Want::Whole;
         }
         let wanted_for_kind = self
             .kinds
             .iter()
-            .any(|(bit, automaton)| markers & bit != 0 && automaton.is_match(t));
+            .any(|(bit, automaton)| seen.markers & bit != 0 && automaton.is_match(t));
         if wanted_for_kind || self.hazards.any(t) {
             Want::Whole
-        } else if narrow {
+        } else if seen.narrow {
             Want::Narrow
         } else {
             Want::Skip
@@ -527,6 +547,53 @@ mod tests {
         assert!(!p.wants(br#"{"Workload":"Exchange","x":"w0999x"}"#));
         assert!(p.wants(br#"{"Workload":"Exchange","Operation":"New-InboxRule"}"#));
         assert!(!p.wants(br#"{"Event":{"System":{}},"Operation":"New-InboxRule"}"#));
+    }
+
+    #[test]
+    fn lines_classified_together_are_classified_as_alone() {
+        let mut i = Interest::nothing();
+        i.narrow_literals(["mailitemsaccessed"]);
+        i.literals(["new-inboxrule"]);
+        i.kind_literals(LogKind::Ual, ["bind"]);
+        let p = i.compile().expect("a prefilter");
+        let lines: [&[u8]; 9] = [
+            br#"{"Workload":"Exchange","Operation":"MailItemsAccessed"}"#,
+            br#"{"Operation":"Send"}"#,
+            br#"{"Operation":"New-InboxRule","Workload":"Exchange","Padding":"xxxxxxxxxxxxxxxxxxxx"}"#,
+            b"",
+            br#"{"Workload":"Exchange","T":"Bind"}"#,
+            b"[1]",
+            br#"{"Operation":"MailItemsAccessed","X":"\u0041"}"#,
+            br#"  {"Operation":"NEW-INBOXRULE"}  "#,
+            br#"{"Workload":"Exchange","Operation":"MailItemsAccessed","Long":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"}"#,
+        ];
+        let alone: Vec<Want> = lines.iter().map(|l| p.classify(l)).collect();
+        assert_eq!(
+            alone,
+            [
+                Want::Narrow,
+                Want::Skip,
+                Want::Whole,
+                Want::Whole,
+                Want::Whole,
+                Want::Whole,
+                Want::Whole,
+                Want::Whole,
+                Want::Narrow
+            ]
+        );
+        for start in 0..lines.len() {
+            assert_eq!(
+                p.classify_all(&lines[start..]),
+                alone[start..],
+                "from {start}"
+            );
+        }
+        let mut reversed = lines;
+        reversed.reverse();
+        let mut expected = alone.clone();
+        expected.reverse();
+        assert_eq!(p.classify_all(&reversed), expected);
     }
 
     #[test]
