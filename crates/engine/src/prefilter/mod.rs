@@ -42,9 +42,8 @@
 mod gate;
 
 use crate::event::LogKind;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use gate::{Gate, Role, Seen};
-use memchr::memmem;
 
 /// What a run wants parsed. Build it from each detector's contribution, then [`compile`](Self::compile).
 #[derive(Debug, Clone, Default)]
@@ -297,10 +296,11 @@ pub fn kind_markers(kind: LogKind) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Byte patterns that make a raw scan unsound for a line (see the module notes).
+/// Byte patterns that make a raw scan unsound for a line (see the module notes), looked for in
+/// one pass (aho-corasick's packed SIMD searcher, exact bytes).
 #[derive(Debug)]
 struct Hazards {
-    finders: Vec<memmem::Finder<'static>>,
+    searcher: Option<packed::Searcher>,
 }
 
 impl Hazards {
@@ -315,15 +315,19 @@ impl Hazards {
             b"\"events\"",
         ];
         Hazards {
-            finders: patterns.iter().map(|p| memmem::Finder::new(*p)).collect(),
+            searcher: packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(patterns)
+                .build(),
         }
     }
 
+    /// Whether the line holds a hazard (every line does, should the searcher be missing).
     fn any(&self, line: &[u8]) -> bool {
-        // The escape and Unicode hazards start with `\`, 0xE2 or 0xC4: look for those bytes once.
-        let suspicious = memchr::memchr3(b'\\', 0xE2, 0xC4, line).is_some();
-        let envelope = self.finders[4..].iter().any(|f| f.find(line).is_some());
-        envelope || (suspicious && self.finders[..4].iter().any(|f| f.find(line).is_some()))
+        self.searcher
+            .as_ref()
+            .is_none_or(|s| s.find(line).is_some())
     }
 }
 
