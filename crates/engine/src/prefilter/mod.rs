@@ -78,13 +78,9 @@ impl Interest {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        for l in literals {
-            let l = l.as_ref();
-            if l.is_empty() {
-                self.everything = true;
-            } else {
-                self.literals.push(l.to_ascii_lowercase());
-            }
+        match lowered(literals) {
+            Some(lowered) => self.literals.extend(lowered),
+            None => self.everything = true,
         }
     }
 
@@ -118,13 +114,9 @@ impl Interest {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        for l in literals {
-            let l = l.as_ref();
-            if l.is_empty() {
-                self.everything = true;
-            } else {
-                self.narrow.push(l.to_ascii_lowercase());
-            }
+        match lowered(literals) {
+            Some(lowered) => self.narrow.extend(lowered),
+            None => self.everything = true,
         }
     }
 
@@ -242,6 +234,21 @@ impl Interest {
             hazards: Hazards::new(),
         })
     }
+}
+
+/// The literals, ASCII-lowercased; `None` if one is empty (found on every line).
+fn lowered<I, S>(literals: I) -> Option<Vec<String>>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    literals
+        .into_iter()
+        .map(|l| {
+            let l = l.as_ref();
+            (!l.is_empty()).then(|| l.to_ascii_lowercase())
+        })
+        .collect()
 }
 
 /// The most literals an automaton is built as a DFA for.
@@ -598,6 +605,26 @@ mod tests {
         let mut expected = alone.clone();
         expected.reverse();
         assert_eq!(p.classify_all(&reversed), expected);
+    }
+
+    #[test]
+    fn literals_ending_at_the_same_byte_are_all_seen() {
+        // The gate walks its automaton by hand: every literal ending at a match state counts,
+        // not only the longest.
+        let mut i = Interest::nothing();
+        i.narrow_literals(["mailitemsaccessed"]);
+        i.literals(["itemsaccessed"]);
+        let p = i.compile().expect("a prefilter");
+        let line: &[u8] = br#"{"Operation":"MailItemsAccessed"}"#;
+        assert_eq!(p.classify(line), Want::Whole);
+        assert_eq!(p.classify_all(&[line, line]), [Want::Whole, Want::Whole]);
+        let mut i = Interest::nothing();
+        i.narrow_literals(["itemsaccessed"]);
+        i.kind_literals(LogKind::Ual, ["mailitemsaccessed"]);
+        let p = i.compile().expect("a prefilter");
+        let ual: &[u8] = br#"{"Workload":"Exchange","Operation":"MailItemsAccessed"}"#;
+        assert_eq!(p.classify(ual), Want::Whole);
+        assert_eq!(p.classify(line), Want::Narrow);
     }
 
     #[test]
