@@ -505,6 +505,50 @@ mod tests {
         }
     }
 
+    /// Mutations of a mail line (bytes changed, inserted, deleted, spans repeated): never a
+    /// panic, and wherever the narrow reading gives a read, the whole one agrees with it.
+    #[test]
+    fn mutated_lines_are_read_alike_or_read_whole() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        const BYTES: &[u8] = b"\"\\{}[]:,0123456789eE+-.ntfu aAzZ\x7f\xc3\xa9\xff";
+        let (mut narrowly, mut tried) = (0, 0);
+        for _ in 0..4000 {
+            let mut line = MAIL.as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(line.len());
+                match next(4) {
+                    0 => line[at] = BYTES[next(BYTES.len())],
+                    1 => line.insert(at, BYTES[next(BYTES.len())]),
+                    2 => {
+                        let end = (at + 1 + next(12)).min(line.len());
+                        line.drain(at..end);
+                    }
+                    _ => {
+                        let end = (at + 1 + next(40)).min(line.len());
+                        let span = line[at..end].to_vec();
+                        line.splice(at..at, span);
+                    }
+                }
+            }
+            tried += 1;
+            let Some(read) = mail_read(&line, origin()) else {
+                continue;
+            };
+            narrowly += 1;
+            let text = std::str::from_utf8(&line).expect("read narrowly, so UTF-8");
+            let full = whole(text).expect("read narrowly, so it reads whole");
+            assert_eq!(read, MailRead::of(&full), "{text}");
+        }
+        // The mutations leave many lines readable, so the agreement is tested, not vacuous.
+        assert!(narrowly > tried / 10, "{narrowly} of {tried} read narrowly");
+    }
+
     #[test]
     fn what_a_whole_parse_rejects_is_not_read_narrowly() {
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
