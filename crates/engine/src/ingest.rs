@@ -417,25 +417,22 @@ fn frame_batch(
                     .collect();
                 let wants = f.prefilter.classify_all(&texts);
                 for (&(number, line, cut), want) in lines.iter().zip(wants) {
-                    let want = match want {
-                        Want::Narrow if !f.narrow => Want::Whole,
-                        want => want,
-                    };
-                    match want {
-                        Want::Skip => out.push(Outcome::Skipped(Position::Line(number))),
-                        Want::Narrow => {
-                            let origin = Origin {
-                                file: file.clone(),
-                                position: Position::Line(number),
-                            };
-                            match narrow::mail_read(line, origin) {
-                                Some(read) => out.push(Outcome::Mail(read)),
-                                None => frame_line(line, number, cut, &mut |framed| {
-                                    out.push(outcome(framed, file))
-                                }),
-                            }
+                    let position = Position::Line(number);
+                    let read = match want {
+                        Want::Skip => {
+                            out.push(Outcome::Skipped(position));
+                            continue;
                         }
-                        Want::Whole => frame_line(line, number, cut, &mut |framed| {
+                        Want::Narrow if f.narrow => {
+                            let file = file.clone();
+                            narrow::mail_read(line, Origin { file, position })
+                        }
+                        // Wanted whole, or narrowly where this read does not ask for it.
+                        Want::Narrow | Want::Whole => None,
+                    };
+                    match read {
+                        Some(read) => out.push(Outcome::Mail(read)),
+                        None => frame_line(line, number, cut, &mut |framed| {
                             out.push(outcome(framed, file))
                         }),
                     }

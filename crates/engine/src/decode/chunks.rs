@@ -19,13 +19,8 @@ pub struct Chunk {
 impl Chunk {
     /// Frames every line of the chunk, in order.
     pub fn frame(&self, emit: &mut dyn FnMut(Framed)) {
-        for (i, &(start, end, cut)) in self.lines.iter().enumerate() {
-            frame_line(
-                &self.data[start..end],
-                self.first_line + i as u64,
-                cut,
-                emit,
-            );
+        for (number, line, cut) in self.lines() {
+            frame_line(line, number, cut, emit);
         }
     }
 
