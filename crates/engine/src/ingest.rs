@@ -318,10 +318,15 @@ impl Books<'_> {
     }
 }
 
+/// Chunks a worker thread gets in each batch of [`read_chunks`].
+const CHUNKS_A_THREAD: usize = 4;
+
 /// JSON lines on all cores: batches of line-aligned chunks are framed and normalized in
 /// parallel, then handed to the sink in input order. Pipelined: while the workers frame batch
 /// N, the calling thread hands batch N−1 to the sink (the detectors) and reads batch N+1.
-/// Memory: three batches (a few MiB a thread each).
+/// A batch is [`CHUNKS_A_THREAD`] chunks a thread: with fewer, a worker that finishes its share waits idle for
+/// the slowest chunk of the batch (benches/RESULTS.md). Memory: three batches (2 MiB of lines
+/// a thread each, and what they become).
 fn read_chunks(
     chunks: &mut ChunkReader<'_>,
     threads: usize,
@@ -331,7 +336,7 @@ fn read_chunks(
     sink: &mut dyn Sink,
     progress: &dyn Fn(&mut dyn Sink),
 ) -> std::io::Result<()> {
-    let size = threads * 2;
+    let size = threads * CHUNKS_A_THREAD;
     let mut next = read_batch(chunks, size);
     let mut pending: Option<Vec<Vec<Outcome>>> = None;
     loop {
@@ -408,8 +413,8 @@ fn frame_batch(
         .par_iter()
         .map(|chunk| match filter {
             Some(f) => {
-                let mut out = Vec::new();
                 let lines: Vec<(u64, &[u8], bool)> = chunk.lines().collect();
+                let mut out = Vec::with_capacity(lines.len());
                 // A line cut for length is scanned as an empty one: wanted whole (rejected).
                 let texts: Vec<&[u8]> = lines
                     .iter()

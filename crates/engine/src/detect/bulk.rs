@@ -13,8 +13,9 @@ use super::spill::Access;
 use crate::alert::Alert;
 use crate::event::{format_time, Origin};
 use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashMapExt};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 const MIN_DAYS: usize = 5;

@@ -28,8 +28,10 @@ use crate::alert::{Alert, Level};
 use crate::event::{format_time, CoreFields, Event, LogKind, Origin};
 use crate::normalize::lookup::Fields;
 use chrono::{DateTime, Duration, Utc};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -340,6 +342,17 @@ impl Detector for MailDetector {
     }
 }
 
+/// `s` lower-cased, copied only where that changes it (owner addresses mostly come lower-case).
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if !s.is_ascii() {
+        Cow::Owned(s.to_lowercase())
+    } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// The time and origin of a tenant's first mail access of a day, in input order.
 type FirstOfDay = (DateTime<Utc>, Origin);
 
@@ -350,13 +363,12 @@ struct Verdicts {
     not_applicable: BTreeMap<Arc<str>, u64>,
     bulk: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>,
     shared: BTreeMap<(Arc<str>, String), SharedReads>,
-    /// tenant → day → the day's first access in input order (time, origin).
-    days: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>>,
+    /// (tenant id, day) → the day's first access in input order (time, origin).
+    days: HashMap<(u32, i64), FirstOfDay>,
 }
 
 impl MailDetector {
-    /// Parks one `MailItemsAccessed` record and updates the sums kept in memory.
-    /// Parks one access, unless past the cap or after a failure of the temporary files.
+    /// Parks one `MailItemsAccessed` record and updates the sums kept in memory, unless past the cap or after a failure of the temporary files.
     fn take(&mut self, core: &CoreFields, fields: &MailFields, origin: &Origin) {
         if self.spill.rows() >= self.options.max_accesses as u64 {
             self.over_cap += 1;
@@ -378,7 +390,7 @@ impl MailDetector {
         origin: &Origin,
     ) -> std::io::Result<()> {
         let mailbox = match (&fields.owner, &c.user) {
-            (Some(o), _) => self.strings.id(&o.to_lowercase()),
+            (Some(o), _) => self.strings.id(&lowercase(o)),
             (None, Some(u)) => self.strings.id(u),
             (None, None) => self.strings.id("(unknown mailbox)"),
         };
@@ -427,30 +439,24 @@ impl MailDetector {
     /// Reads every parked access back and raises the detections.
     fn judge(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) -> std::io::Result<()> {
         self.signins.prepare();
-        // Per tenant: the end of its learning period (first mail access + `learn_days`).
-        let learn_end: HashMap<Arc<str>, DateTime<Utc>> = self
+        // Per tenant id: the end of its learning period (first mail access + `learn_days`).
+        let learn_end: HashMap<u32, DateTime<Utc>> = self
             .tenant_first
             .iter()
-            .map(|(t, first)| {
-                let end = *first + Duration::days(self.options.learn_days);
-                (self.strings.name(*t).clone(), end)
-            })
+            .map(|(t, first)| (*t, *first + Duration::days(self.options.learn_days)))
             .collect();
-        // Per (tenant, app): when the app first read mail in this input.
-        let first_seen: HashMap<(Arc<str>, Arc<str>), DateTime<Utc>> = self
+        // Per (tenant id, app id): when the app first read mail in this input.
+        let first_seen: HashMap<(u32, u32), DateTime<Utc>> = self
             .app_seen
             .iter()
-            .map(|((t, a), (first, _))| {
-                let key = (self.strings.name(*t).clone(), self.strings.name(*a).clone());
-                (key, *first)
-            })
+            .map(|(key, (first, _))| (*key, *first))
             .collect();
         for ((tenant, app), first) in &first_seen {
             if learn_end.get(tenant).is_some_and(|end| first < end) {
                 self.learned
-                    .entry(tenant.clone())
+                    .entry(self.strings.name(*tenant).clone())
                     .or_default()
-                    .insert(app.to_string());
+                    .insert(self.strings.name(*app).to_string());
             }
         }
         let anomalies = self.daily.anomalies();
@@ -487,9 +493,7 @@ impl MailDetector {
                 }
             }
             v.days
-                .entry(a.tenant.clone())
-                .or_default()
-                .entry(day)
+                .entry((a.tenant_id, day))
                 .or_insert_with(|| (time, a.origin.clone()));
         });
         // The rows stay counted (for the notes) though the file is gone.
@@ -507,7 +511,14 @@ impl MailDetector {
         }
         out.extend(super::bulk::bulk_reads(bulk));
         out.extend(super::shared::shared_tokens(shared));
-        out.extend(self.source_gaps(days));
+        let mut days_by_tenant: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>> = BTreeMap::new();
+        for ((tenant, day), first) in days {
+            days_by_tenant
+                .entry(self.strings.name(tenant).clone())
+                .or_default()
+                .insert(day, first);
+        }
+        out.extend(self.source_gaps(days_by_tenant));
         for (tenant, n) in not_applicable {
             let reason = if self.signins.has_tenant(&tenant) {
                 "its sign-in logs do not cover those days"
@@ -525,20 +536,21 @@ impl MailDetector {
     fn judge_one(
         &self,
         a: &Access,
-        learn_end: &HashMap<Arc<str>, DateTime<Utc>>,
-        first_seen: &HashMap<(Arc<str>, Arc<str>), DateTime<Utc>>,
+        learn_end: &HashMap<u32, DateTime<Utc>>,
+        first_seen: &HashMap<(u32, u32), DateTime<Utc>>,
         v: &mut Verdicts,
     ) {
         // A record without a time is judged on what it has: its session and token ids
         // against the tenant's sign-ins; "new" needs a time, so it is never new.
-        let known = a.app.as_ref().is_none_or(|app| {
+        let learn_end = learn_end.get(&a.tenant_id).copied();
+        let known = a.app_id.zip(a.app.as_ref()).is_none_or(|(app_id, app)| {
             self.baseline.knows(&a.tenant, app)
                 || first_seen
-                    .get(&(a.tenant.clone(), app.clone()))
-                    .is_some_and(|f| Some(*f) < learn_end.get(&a.tenant).copied())
+                    .get(&(a.tenant_id, app_id))
+                    .is_some_and(|f| Some(*f) < learn_end)
         });
         let learning = match a.time {
-            Some(time) => learn_end.get(&a.tenant).is_some_and(|end| time < *end),
+            Some(time) => learn_end.is_some_and(|end| time < end),
             None => true,
         };
         let new = !known && !learning;

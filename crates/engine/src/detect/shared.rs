@@ -18,9 +18,10 @@ use super::spill::{rewind, Access};
 use crate::alert::{Alert, Level};
 use crate::event::Origin;
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde_json::json;
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufReader, BufWriter, Read as _, Write};
@@ -239,7 +240,7 @@ mod tests {
             ids2.add(d, mailbox);
         }
         ids2.add(ids2.fingerprint(0, Kind::Token, "e"), 9);
-        assert_eq!(ids2.flagged().unwrap(), HashSet::from([d]));
+        assert_eq!(ids2.flagged().unwrap(), HashSet::from_iter([d]));
     }
 
     #[test]
@@ -254,6 +255,6 @@ mod tests {
             ids.add(n - 1, mailbox);
             ids.add(3, mailbox);
         }
-        assert_eq!(ids.flagged().unwrap(), HashSet::from([n - 1, 3]));
+        assert_eq!(ids.flagged().unwrap(), HashSet::from_iter([n - 1, 3]));
     }
 }

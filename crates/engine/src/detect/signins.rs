@@ -15,9 +15,9 @@
 
 use crate::event::{Event, LogKind};
 use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 

@@ -10,7 +10,7 @@
 
 use crate::event::{Origin, Position};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::IpAddr;
@@ -76,6 +76,7 @@ pub struct Access {
     pub tenant: Arc<str>,
     pub mailbox: Arc<str>,
     pub user: Option<Arc<str>>,
+    pub app_id: Option<u32>,
     pub app: Option<Arc<str>>,
     pub ip: Option<IpAddr>,
     pub session: Option<Box<str>>,
@@ -227,11 +228,16 @@ impl<R: Read> Decoder<R> {
     }
 
     fn name(&mut self, strings: &Strings) -> io::Result<Option<Arc<str>>> {
+        Ok(self.named(strings)?.map(|(_, name)| name))
+    }
+
+    /// A name's id and string.
+    fn named(&mut self, strings: &Strings) -> io::Result<Option<(u32, Arc<str>)>> {
         let id = self.u32()?;
         if id == NONE {
             return Ok(None);
         }
-        strings.get(id).map(|s| Some(s.clone()))
+        strings.get(id).map(|s| Some((id, s.clone())))
     }
 
     fn text(&mut self) -> io::Result<Option<Box<str>>> {
@@ -256,7 +262,7 @@ impl<R: Read> Decoder<R> {
         };
         let (tenant_id, mailbox_id) = (self.u32()?, self.u32()?);
         let user = self.name(strings)?;
-        let app = self.name(strings)?;
+        let (app_id, app) = self.named(strings)?.unzip();
         let client_info = self.name(strings)?;
         let file = strings.get(self.u32()?)?.clone();
         let items = self.u32()?;
@@ -281,6 +287,7 @@ impl<R: Read> Decoder<R> {
             tenant: strings.get(tenant_id)?.clone(),
             mailbox: strings.get(mailbox_id)?.clone(),
             user,
+            app_id,
             app,
             ip,
             session,

@@ -141,11 +141,21 @@ fn slot(name: &str) -> Option<usize> {
             return None;
         }
         let i = usize::from(entry - 1);
-        if NAMES[i].0.as_bytes().eq_ignore_ascii_case(name) {
+        if lowered_eq(NAMES[i].0.as_bytes(), name) {
             return Some(i);
         }
         at = (at + 1) % TABLE.len();
     }
+}
+
+/// `name` ASCII-lowercased is `lower`: half the work of `eq_ignore_ascii_case`, as [`NAMES`]
+/// are lower-case already.
+fn lowered_eq(lower: &[u8], name: &[u8]) -> bool {
+    lower.len() == name.len()
+        && lower
+            .iter()
+            .zip(name)
+            .all(|(l, n)| *l == n.to_ascii_lowercase())
 }
 
 /// A [`TABLE`] index from the length and the first, middle and last bytes, ASCII-lowercased:
@@ -477,6 +487,7 @@ mod tests {
     #[test]
     fn every_name_has_its_slot_in_any_case() {
         for (i, (name, _)) in NAMES.iter().enumerate() {
+            assert_eq!(*name, name.to_ascii_lowercase(), "NAMES are lower-case");
             assert_eq!(slot(name), Some(i), "{name}");
             assert_eq!(slot(&name.to_ascii_uppercase()), Some(i), "{name}");
         }
