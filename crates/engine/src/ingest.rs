@@ -11,7 +11,7 @@
 //! analysis are read narrowly ([`crate::normalize::narrow`]) and handed to
 //! [`Sink::mail_read`] where [`IngestOptions::narrow`] asks for it; they count as events.
 
-use crate::decode::chunks::ChunkReader;
+use crate::decode::chunks::{Chunk, ChunkReader};
 use crate::decode::json::frame_line;
 use crate::decode::{self, Framed, Layout};
 use crate::detect::mailbox::MailRead;
@@ -19,9 +19,11 @@ use crate::event::{Event, Origin, Position};
 use crate::normalize::{self, narrow};
 use crate::prefilter::{Prefilter, Want};
 use crate::source::{self, Input, Limits};
-use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::sync::Arc;
 
 /// A record that could not be read, with where and why.
@@ -318,15 +320,16 @@ impl Books<'_> {
     }
 }
 
-/// Chunks a worker thread gets in each batch of [`read_chunks`].
+/// Chunks in flight a worker thread: read and waiting, being framed, or framed and waiting
+/// for the sink (see [`read_chunks`]).
 const CHUNKS_A_THREAD: usize = 4;
 
-/// JSON lines on all cores: batches of line-aligned chunks are framed and normalized in
-/// parallel, then handed to the sink in input order. Pipelined: while the workers frame batch
-/// N, the calling thread hands batch N−1 to the sink (the detectors) and reads batch N+1.
-/// A batch is [`CHUNKS_A_THREAD`] chunks a thread: with fewer, a worker that finishes its share waits idle for
-/// the slowest chunk of the batch (benches/RESULTS.md). Memory: three batches (2 MiB of lines
-/// a thread each, and what they become).
+/// JSON lines on all cores: each line-aligned chunk is framed and normalized as a task of its
+/// own on the worker threads, while the calling thread reads the next chunks and hands the
+/// framed ones to the sink (the detectors) in input order, as they come. Up to
+/// [`CHUNKS_A_THREAD`] chunks a thread are in flight, so a worker finds the next chunk waiting
+/// and never waits for a slower one to finish a batch (benches/RESULTS.md). Memory: those
+/// chunks (512 KiB of lines each) and what they become.
 fn read_chunks(
     chunks: &mut ChunkReader<'_>,
     threads: usize,
@@ -336,46 +339,54 @@ fn read_chunks(
     sink: &mut dyn Sink,
     progress: &dyn Fn(&mut dyn Sink),
 ) -> std::io::Result<()> {
-    let size = threads * CHUNKS_A_THREAD;
-    let mut next = read_batch(chunks, size);
-    let mut pending: Option<Vec<Vec<Outcome>>> = None;
-    loop {
-        let (batch, failure) = next;
-        let mut framed = None;
-        let mut following = None;
-        rayon::in_place_scope(|s| {
-            if !batch.is_empty() {
-                s.spawn(|_| framed = Some(frame_batch(&batch, filter, file)));
-            }
-            if let Some(done) = pending.take() {
-                for outcome in done.into_iter().flatten() {
-                    books.account(outcome, sink);
+    let window = (threads * CHUNKS_A_THREAD) as u64;
+    type Framed = std::thread::Result<Vec<Outcome>>;
+    let (done, finished) = mpsc::channel::<(u64, Framed)>();
+    // Framed chunks that came before an earlier one, by number.
+    let mut early: BTreeMap<u64, Vec<Outcome>> = BTreeMap::new();
+    let (mut sent, mut handed) = (0u64, 0u64);
+    let (mut failure, mut end) = (None, false);
+    rayon::in_place_scope(|s| loop {
+        while !end && failure.is_none() && sent - handed < window {
+            match chunks.next_chunk() {
+                Ok(Some(chunk)) => {
+                    let (done, number) = (done.clone(), sent);
+                    s.spawn(move |_| {
+                        // A panic is handed over, to be raised on the calling thread, so
+                        // that the calling thread never waits for a chunk that will not come.
+                        let framed = panic::catch_unwind(AssertUnwindSafe(|| {
+                            frame_chunk(&chunk, filter, file)
+                        }));
+                        // The receiver lives until every chunk sent is handed over.
+                        let _ = done.send((number, framed));
+                    });
+                    sent += 1;
                 }
-                progress(sink);
+                Ok(None) => end = true,
+                Err(e) => failure = Some(e),
             }
-            if failure.is_none() && !batch.is_empty() {
-                following = Some(read_batch(chunks, size));
-            }
-        });
-        pending = framed;
-        match (failure, following) {
-            (Some(e), _) => {
-                for outcome in pending.take().into_iter().flatten().flatten() {
-                    books.account(outcome, sink);
-                }
-                progress(sink);
-                books.last = Position::Line(chunks.next_line().saturating_sub(1));
-                return Err(e);
-            }
-            (None, None) => {
-                for outcome in pending.take().into_iter().flatten().flatten() {
-                    books.account(outcome, sink);
-                }
-                progress(sink);
-                return Ok(());
-            }
-            (None, Some(f)) => next = f,
         }
+        if handed == sent {
+            break;
+        }
+        let (number, framed) = finished
+            .recv()
+            .expect("each chunk sent is sent back framed");
+        early.insert(number, framed.unwrap_or_else(|p| panic::resume_unwind(p)));
+        while let Some(outcomes) = early.remove(&handed) {
+            for outcome in outcomes {
+                books.account(outcome, sink);
+            }
+            handed += 1;
+        }
+        progress(sink);
+    });
+    match failure {
+        Some(e) => {
+            books.last = Position::Line(chunks.next_line().saturating_sub(1));
+            Err(e)
+        }
+        None => Ok(()),
     }
 }
 
@@ -387,70 +398,43 @@ struct Filter<'p> {
     narrow: bool,
 }
 
-/// Up to `size` chunks, and the read error that stopped it early, if any.
-fn read_batch(
-    chunks: &mut ChunkReader<'_>,
-    size: usize,
-) -> (Vec<crate::decode::chunks::Chunk>, Option<std::io::Error>) {
-    let mut batch = Vec::with_capacity(size);
-    while batch.len() < size {
-        match chunks.next_chunk() {
-            Ok(Some(c)) => batch.push(c),
-            Ok(None) => break,
-            Err(e) => return (batch, Some(e)),
+/// Frames and normalizes one chunk (on a worker thread).
+fn frame_chunk(chunk: &Chunk, filter: Option<Filter<'_>>, file: &Arc<str>) -> Vec<Outcome> {
+    let Some(f) = filter else {
+        let mut out = Vec::new();
+        chunk.frame(&mut |framed| out.push(outcome(framed, file)));
+        return out;
+    };
+    let lines: Vec<(u64, &[u8], bool)> = chunk.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    // A line cut for length is scanned as an empty one: wanted whole (rejected).
+    let texts: Vec<&[u8]> = lines
+        .iter()
+        .map(|&(_, line, cut)| if cut { &[][..] } else { line })
+        .collect();
+    let wants = f.prefilter.classify_all(&texts);
+    for (&(number, line, cut), want) in lines.iter().zip(wants) {
+        let position = Position::Line(number);
+        let read = match want {
+            Want::Skip => {
+                out.push(Outcome::Skipped(position));
+                continue;
+            }
+            Want::Narrow if f.narrow => {
+                let file = file.clone();
+                narrow::mail_read(line, Origin { file, position })
+            }
+            // Wanted whole, or narrowly where this read does not ask for it.
+            Want::Narrow | Want::Whole => None,
+        };
+        match read {
+            Some(read) => out.push(Outcome::Mail(read)),
+            None => frame_line(line, number, cut, &mut |framed| {
+                out.push(outcome(framed, file))
+            }),
         }
     }
-    (batch, None)
-}
-
-/// Frames and normalizes a batch of chunks on the worker threads.
-fn frame_batch(
-    batch: &[crate::decode::chunks::Chunk],
-    filter: Option<Filter<'_>>,
-    file: &Arc<str>,
-) -> Vec<Vec<Outcome>> {
-    batch
-        .par_iter()
-        .map(|chunk| match filter {
-            Some(f) => {
-                let lines: Vec<(u64, &[u8], bool)> = chunk.lines().collect();
-                let mut out = Vec::with_capacity(lines.len());
-                // A line cut for length is scanned as an empty one: wanted whole (rejected).
-                let texts: Vec<&[u8]> = lines
-                    .iter()
-                    .map(|&(_, line, cut)| if cut { &[][..] } else { line })
-                    .collect();
-                let wants = f.prefilter.classify_all(&texts);
-                for (&(number, line, cut), want) in lines.iter().zip(wants) {
-                    let position = Position::Line(number);
-                    let read = match want {
-                        Want::Skip => {
-                            out.push(Outcome::Skipped(position));
-                            continue;
-                        }
-                        Want::Narrow if f.narrow => {
-                            let file = file.clone();
-                            narrow::mail_read(line, Origin { file, position })
-                        }
-                        // Wanted whole, or narrowly where this read does not ask for it.
-                        Want::Narrow | Want::Whole => None,
-                    };
-                    match read {
-                        Some(read) => out.push(Outcome::Mail(read)),
-                        None => frame_line(line, number, cut, &mut |framed| {
-                            out.push(outcome(framed, file))
-                        }),
-                    }
-                }
-                out
-            }
-            None => {
-                let mut out = Vec::new();
-                chunk.frame(&mut |framed| out.push(outcome(framed, file)));
-                out
-            }
-        })
-        .collect()
+    out
 }
 
 fn describe_io(e: &std::io::Error, compression: &str) -> String {

@@ -148,14 +148,36 @@ fn slot(name: &str) -> Option<usize> {
     }
 }
 
-/// `name` ASCII-lowercased is `lower`: half the work of `eq_ignore_ascii_case`, as [`NAMES`]
-/// are lower-case already.
+/// `name` ASCII-lowercased is `lower` ([`NAMES`] are lower-case already): eight bytes at a
+/// time, as this decides every lookup of a narrowly read line.
 fn lowered_eq(lower: &[u8], name: &[u8]) -> bool {
-    lower.len() == name.len()
-        && lower
-            .iter()
-            .zip(name)
-            .all(|(l, n)| *l == n.to_ascii_lowercase())
+    if lower.len() != name.len() {
+        return false;
+    }
+    let (mut l, mut n) = (lower.chunks_exact(8), name.chunks_exact(8));
+    for (a, b) in (&mut l).zip(&mut n) {
+        let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("chunks of eight"));
+        if word(a) != ascii_lowercase_8(word(b)) {
+            return false;
+        }
+    }
+    l.remainder()
+        .iter()
+        .zip(n.remainder())
+        .all(|(a, b)| *a == b.to_ascii_lowercase())
+}
+
+/// Each of the eight bytes of `x` ASCII-lowercased; bytes past ASCII stay as they are.
+const fn ascii_lowercase_8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // A byte's low seven bits plus a bias set its high bit where they reach the bias's
+    // complement, with no carry into the next byte (0x7f + 0x3f < 0x100).
+    let low = x & !HIGH;
+    let from_a = low + ONES * (0x80 - b'A' as u64);
+    let past_z = low + ONES * (0x80 - b'Z' as u64 - 1);
+    let upper = from_a & !past_z & !x & HIGH;
+    x | (upper >> 2)
 }
 
 /// A [`TABLE`] index from the length and the first, middle and last bytes, ASCII-lowercased:
@@ -482,6 +504,22 @@ mod tests {
         for line in &variants {
             assert!(narrow(line).is_some(), "read narrowly: {line}");
         }
+    }
+
+    #[test]
+    fn eight_bytes_lowercase_as_one() {
+        let mut bytes: Vec<u8> = (0..=255u8).collect();
+        bytes.extend(b"@AZ[`az{");
+        for word in bytes.chunks_exact(8) {
+            let lowered = ascii_lowercase_8(u64::from_le_bytes(word.try_into().unwrap()));
+            assert_eq!(lowered.to_le_bytes().to_vec(), word.to_ascii_lowercase());
+        }
+        assert!(lowered_eq(b"appaccesscontext", b"AppAccessContext"));
+        assert!(lowered_eq(b"appaccesscontext.x", b"APPACCESSCONTEXT.X"));
+        assert!(!lowered_eq(b"appaccesscontexu", b"AppAccessContext"));
+        assert!(!lowered_eq(b"appaccess@ontext", b"AppAccess`ontext"));
+        assert!(!lowered_eq(b"appaccesscontext.x", b"AppAccessContext.y"));
+        assert!(!lowered_eq(b"appaccesscontext", b"AppAccessContex"));
     }
 
     #[test]
