@@ -340,8 +340,8 @@ fn read_chunks(
     progress: &dyn Fn(&mut dyn Sink),
 ) -> std::io::Result<()> {
     let window = (threads * CHUNKS_A_THREAD) as u64;
-    type Framed = std::thread::Result<Vec<Outcome>>;
-    let (done, finished) = mpsc::channel::<(u64, Framed)>();
+    type Done = std::thread::Result<Vec<Outcome>>;
+    let (done, finished) = mpsc::channel::<(u64, Done)>();
     // Framed chunks that came before an earlier one, by number.
     let mut early: BTreeMap<u64, Vec<Outcome>> = BTreeMap::new();
     let (mut sent, mut handed) = (0u64, 0u64);
