@@ -1,6 +1,7 @@
-//! Fuzzes the narrow reading of `MailItemsAccessed` lines against the whole one: wherever
-//! `normalize::narrow::mail_read` gives a read, a whole parse must accept the line and give the
-//! same `MailRead` (core fields, mail fields, origin). Seeds: `seeds/narrow_read`.
+//! Fuzzes the narrow reading of `MailItemsAccessed` and `UserLoggedIn` lines against the whole
+//! one: wherever `normalize::narrow::mail_read` gives a read, a whole parse must accept the line
+//! and give the same `MailRead` (core fields, mail fields or sign-in result, origin). Seeds:
+//! `seeds/narrow_read`.
 
 #![no_main]
 

@@ -4,10 +4,10 @@
 //! built-in that starts reading a new kind of record must say so here, or the prefilter would
 //! skip those records unparsed.
 //!
-//! * mail analysis (`mailbox`, `signins`, `bulk`): every `MailItemsAccessed` UAL record (read
-//!   narrowly where nothing else wants it: [`crate::normalize::narrow`] keeps what
-//!   [`super::mailbox::MailFields`] reads), every `UserLoggedIn` UAL record, every Entra
-//!   sign-in and every Entra audit record (consents);
+//! * mail analysis (`mailbox`, `signins`, `bulk`): every `MailItemsAccessed` and `UserLoggedIn`
+//!   UAL record (read narrowly where nothing else wants it: [`crate::normalize::narrow`] keeps
+//!   what [`super::mailbox::MailFields`] and the sign-in join read), every Entra sign-in and
+//!   every Entra audit record (consents);
 //! * token verdicts: every token-verdict record;
 //! * IOC feeds: records holding an indicator's text — an IPv4 address as written (and any
 //!   IPv4-mapped IPv6 address, `:ffff:`), an app id, a domain, a URL, a user-agent substring;
@@ -23,8 +23,7 @@ use std::net::IpAddr;
 /// The records the built-in detectors (mail analysis, token verdicts, the given IOCs) read.
 pub fn builtin_interest(indicators: &[Indicator]) -> Interest {
     let mut interest = Interest::nothing();
-    interest.narrow_literals(["MailItemsAccessed"]);
-    interest.literals(["UserLoggedIn"]);
+    interest.narrow_literals(["MailItemsAccessed", "UserLoggedIn"]);
     interest.kind(LogKind::EntraSignIn);
     interest.kind(LogKind::EntraAudit);
     interest.kind(LogKind::TokenVerdict);

@@ -123,31 +123,47 @@ impl MailFields {
     }
 }
 
-/// One `MailItemsAccessed` record as the mail analysis reads it: from a whole event
-/// ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
+/// One UAL `MailItemsAccessed` or `UserLoggedIn` record as the mail analysis reads it: from a
+/// whole event ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailRead {
     pub core: CoreFields,
-    pub fields: MailFields,
+    pub reading: Reading,
     pub origin: Origin,
 }
 
+/// What the mail analysis reads of a record besides its core fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A mail access (`MailItemsAccessed`).
+    Access(MailFields),
+    /// A sign-in (`UserLoggedIn`), for the sign-in join ([`SignInIndex`]).
+    SignIn { succeeded: bool },
+}
+
 impl MailRead {
-    /// What the mail analysis reads of a whole event.
+    /// What the mail analysis reads of a whole UAL `MailItemsAccessed` or `UserLoggedIn` event
+    /// (any other event is read as a mail access).
     pub fn of(event: &Event) -> MailRead {
+        let reading = match event.core.operation.as_deref() {
+            Some("UserLoggedIn") => Reading::SignIn {
+                succeeded: with_record(event, super::signins::succeeded),
+            },
+            _ => Reading::Access(with_record(event, MailFields::of)),
+        };
         MailRead {
             core: event.core.clone(),
-            fields: record_fields(event),
+            reading,
             origin: event.origin.clone(),
         }
     }
 }
 
-/// [`MailFields::of`] an event's record.
-fn record_fields(event: &Event) -> MailFields {
+/// `read` of an event's record as top-level fields (none where it is not an object).
+fn with_record<T>(event: &Event, read: impl FnOnce(&serde_json::Map<String, Value>) -> T) -> T {
     match event.record.as_object() {
-        Some(map) => MailFields::of(map),
-        None => MailFields::of(&serde_json::Map::new()),
+        Some(map) => read(map),
+        None => read(&serde_json::Map::new()),
     }
 }
 
@@ -227,10 +243,13 @@ impl MailDetector {
         }
     }
 
-    /// Sees one `MailItemsAccessed` record read narrowly (what [`Detector::observe`] does
-    /// with the whole event).
+    /// Sees one `MailItemsAccessed` or `UserLoggedIn` record read narrowly (what
+    /// [`Detector::observe`] does with the whole event).
     pub fn read(&mut self, read: &MailRead) {
-        self.take(&read.core, &read.fields, &read.origin);
+        match &read.reading {
+            Reading::Access(fields) => self.take(&read.core, fields, &read.origin),
+            Reading::SignIn { succeeded } => self.signins.add(LogKind::Ual, &read.core, *succeeded),
+        }
     }
 
     /// The baseline after this run: what was loaded plus every client seen now.
@@ -291,7 +310,7 @@ impl Detector for MailDetector {
         if event.kind != LogKind::Ual || c.operation.as_deref() != Some("MailItemsAccessed") {
             return;
         }
-        self.take(c, &record_fields(event), &event.origin);
+        self.take(c, &with_record(event, MailFields::of), &event.origin);
     }
 
     fn finish(&mut self, out: &mut Vec<Alert>, notes: &mut Vec<String>) {

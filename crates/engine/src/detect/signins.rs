@@ -13,7 +13,8 @@
 //! exact one); addresses are interned, each user is one key per tenant, and a sign-in by a user
 //! is 8 bytes.
 
-use crate::event::{Event, LogKind};
+use crate::event::{CoreFields, Event, LogKind};
+use crate::normalize::lookup::Fields;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet};
 use serde_json::Value;
@@ -103,15 +104,16 @@ fn bound(seconds: i64) -> u32 {
     (seconds.saturating_sub(STAMP_EPOCH)).clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// True for a sign-in that succeeded (Entra `status.errorCode` / `resultType` 0; UAL
-/// `UserLoggedIn`). A record that does not say is taken as successful.
-fn succeeded(event: &Event) -> bool {
-    let r = &event.record;
-    let code = r
-        .pointer("/properties/status/errorCode")
-        .or_else(|| r.pointer("/status/errorCode"))
-        .or_else(|| r.get("resultType"))
-        .or_else(|| r.get("ResultType"));
+/// True for a sign-in record that succeeded (Entra `status.errorCode` / `resultType` 0; UAL
+/// `UserLoggedIn`). A record that does not say is taken as successful. Exact names, looked up
+/// in the normalized record's top-level fields (a whole record's, or a narrow reading's).
+pub fn succeeded<F: Fields + ?Sized>(record: &F) -> bool {
+    let code = record
+        .exact("properties")
+        .and_then(|p| p.pointer("/status/errorCode"))
+        .or_else(|| record.exact("status").and_then(|s| s.get("errorCode")))
+        .or_else(|| record.exact("resultType"))
+        .or_else(|| record.exact("ResultType"));
     match code {
         None | Some(Value::Null) => true,
         Some(Value::Number(n)) => n.as_i64() == Some(0),
@@ -141,12 +143,20 @@ impl SignInIndex {
 
     /// Takes note of a sign-in (Entra sign-in record or UAL `UserLoggedIn`); ignores the rest.
     pub fn observe(&mut self, event: &Event) {
-        let c = &event.core;
         let is_signin = event.kind == LogKind::EntraSignIn
-            || (event.kind == LogKind::Ual && c.operation.as_deref() == Some("UserLoggedIn"));
-        if !is_signin {
-            return;
+            || (event.kind == LogKind::Ual
+                && event.core.operation.as_deref() == Some("UserLoggedIn"));
+        if is_signin {
+            let succeeded = match event.record.as_object() {
+                Some(record) => succeeded(record),
+                None => true,
+            };
+            self.add(event.kind, &event.core, succeeded);
         }
+    }
+
+    /// Takes note of a sign-in record of `kind` with core fields `c`.
+    pub fn add(&mut self, kind: LogKind, c: &CoreFields, succeeded: bool) {
         let Some(tenant) = &c.tenant else { return };
         if !self.tenants.contains_key(tenant) {
             self.tenants
@@ -157,11 +167,11 @@ impl SignInIndex {
         };
         if let Some(time) = c.time {
             t.days.insert(day(time));
-            if event.kind == LogKind::EntraSignIn {
+            if kind == LogKind::EntraSignIn {
                 t.entra_days.insert(day(time));
             }
         }
-        if !succeeded(event) {
+        if !succeeded {
             return;
         }
         if self.cap > 0 && self.indexed >= self.cap {

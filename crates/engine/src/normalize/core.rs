@@ -217,22 +217,37 @@ pub fn extract<F: Fields + ?Sized>(kind: LogKind, map: &F) -> CoreFields {
         .find_map(|p| path_ci(map, p).and_then(time::parse_value));
     let tenant = text(map, c.tenant)
         .or_else(|| tenant_from_resource_id(map))
-        .map(|t| t.to_ascii_lowercase());
+        .map(ascii_lowercase);
     let ip =
         c.ip.iter()
             .find_map(|p| path_ci(map, p).and_then(Value::as_str).and_then(ip::parse));
     CoreFields {
         time,
         tenant,
-        user: text(map, c.user).map(|u| u.to_lowercase()),
+        user: text(map, c.user).map(lowercase),
         ip,
-        app_id: text(map, c.app_id).map(|a| a.to_ascii_lowercase()),
-        client_app_id: text(map, c.client_app_id).map(|a| a.to_ascii_lowercase()),
+        app_id: text(map, c.app_id).map(ascii_lowercase),
+        client_app_id: text(map, c.client_app_id).map(ascii_lowercase),
         session_id: text(map, c.session_id),
         token_id: text(map, c.token_id),
         record_id: text(map, c.record_id),
         operation: first(map, c.operation).and_then(as_text),
         workload: text(map, c.workload),
+    }
+}
+
+/// `s` ASCII-lowercased, in place (no second copy for every record).
+fn ascii_lowercase(mut s: String) -> String {
+    s.make_ascii_lowercase();
+    s
+}
+
+/// `s` lowercased, in place where it is ASCII (as `str::to_lowercase` would lowercase it).
+fn lowercase(s: String) -> String {
+    if s.is_ascii() {
+        ascii_lowercase(s)
+    } else {
+        s.to_lowercase()
     }
 }
 

@@ -1,14 +1,16 @@
-//! The narrow reading of a `MailItemsAccessed` line: only what the mail analysis reads,
-//! without building the rest of the record.
+//! The narrow reading of a `MailItemsAccessed` or `UserLoggedIn` line: only what the mail
+//! analysis reads, without building the rest of the record.
 //!
 //! Three quarters of a UAL export are `MailItemsAccessed` records, and hunt wants each of them
 //! only for the mail analysis ([`crate::detect::mailbox`]), which reads the core fields and
 //! [`MailFields`]. Building the whole `serde_json::Value` tree of such a line, normalizing it
-//! and freeing it cost several times more than the rest of hunt's work on it.
+//! and freeing it cost several times more than the rest of hunt's work on it. Likewise the
+//! `UserLoggedIn` records, which the mail analysis's sign-in join reads (core fields, and
+//! whether the sign-in [`succeeded`]).
 //!
 //! So the line is deserialized into one slot per top-level name that unwrapping, kind
-//! recognition, the UAL core-field candidates and [`MailFields`] look up ([`NAMES`], any ASCII
-//! case); `Folders` keeps only how many items each folder lists. Every other value is still
+//! recognition, the UAL core-field candidates, [`MailFields`] and [`succeeded`] look up
+//! ([`NAMES`], any ASCII case); `Folders` keeps only how many items each folder lists. Every other value is still
 //! parsed and checked — strings as UTF-8, numbers in range, nesting within serde_json's limit —
 //! but not kept, so a line is accepted here exactly when a whole parse accepts it. The kept
 //! values are normalized entry by entry as a whole record's are ([`normalize_entry`]), and kind
@@ -20,20 +22,21 @@
 //! from the whole one in what counts: a wrapper or envelope key (`AuditData`, `o365audit`,
 //! `event`, `properties`, `records`, `value`, `events`), a kept name given twice (in any
 //! case), a line that is not a JSON object, or a record that turns out not to be a UAL
-//! `MailItemsAccessed` one.
+//! `MailItemsAccessed` or `UserLoggedIn` one.
 
 use super::bags::normalize_entry;
 use super::lookup::Fields;
 use super::{detect_kind, extract};
-use crate::detect::mailbox::{MailFields, MailRead};
+use crate::detect::mailbox::{MailFields, MailRead, Reading};
+use crate::detect::signins::succeeded;
 use crate::event::{LogKind, Origin};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
-/// What the mail analysis reads of a `MailItemsAccessed` line, read narrowly; `None` where the
-/// line must be read whole (see the module notes). `line` is the raw line without its newline.
+/// What the mail analysis reads of a `MailItemsAccessed` or `UserLoggedIn` line, read
+/// narrowly; `None` where the line must be read whole (see the module notes). `line` is the raw line without its newline.
 pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
     // One UTF-8 check of the line, not one per string: serde_json trusts a `str`.
     let text = std::str::from_utf8(line).ok()?;
@@ -43,12 +46,17 @@ pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
     for (key, value) in &mut record.kept {
         normalize_entry(key, value);
     }
-    let core = (detect_kind(&record) == LogKind::Ual)
-        .then(|| extract(LogKind::Ual, &record))
-        .filter(|c| c.operation.as_deref() == Some("MailItemsAccessed"))?;
+    let core = (detect_kind(&record) == LogKind::Ual).then(|| extract(LogKind::Ual, &record))?;
+    let reading = match core.operation.as_deref() {
+        Some("MailItemsAccessed") => Reading::Access(MailFields::of(&record)),
+        Some("UserLoggedIn") => Reading::SignIn {
+            succeeded: succeeded(&record),
+        },
+        _ => return None,
+    };
     Some(MailRead {
         core,
-        fields: MailFields::of(&record),
+        reading,
         origin,
     })
 }
@@ -65,8 +73,8 @@ enum Role {
 }
 
 /// Every top-level name (ASCII-lowercased) that unwrapping ([`super::normalize`]),
-/// kind recognition ([`super::detect_kind`]), the UAL core-field candidates and
-/// [`MailFields`] look up, with what becomes of its value; any other key is parsed, checked
+/// kind recognition ([`super::detect_kind`]), the UAL core-field candidates, [`MailFields`]
+/// and [`succeeded`] look up, with what becomes of its value; any other key is parsed, checked
 /// and dropped. A lookup of a name not here is a bug this reading would hide: debug builds
 /// (the tests) stop on it.
 const NAMES: &[(&str, Role)] = &[
@@ -467,11 +475,49 @@ mod tests {
 
     const MAIL: &str = r#"{"CreationTime":"2023-05-22T07:08:47","Id":"af67adc2","Operation":"MailItemsAccessed","OrganizationId":"15B7BEC7-b67b","RecordType":50,"ResultStatus":"Succeeded","UserType":0,"Workload":"Exchange","ClientIP":"198.51.100.178:4431","UserId":"Xen.Evans@fabrikam.example","AppId":"d3590ed6","ClientAppId":"d3590ed6","ClientInfoString":"Client=OWA","ExternalAccess":false,"MailboxOwnerUPN":"Xen.Evans@fabrikam.example","OperationProperties":[{"Name":"MailAccessType","Value":"Sync"},{"Name":"IsThrottled","Value":"True"}],"OriginatingServer":"SA1PR12MB7197 (15.20.6521.024)\r\n","AppAccessContext":{"IssuedAtTime":"2023-05-22T07:05:05","UniqueTokenId":"mAHWUd63","AADSessionId":"5b816fa7","APIId":"00000002"},"Folders":[{"FolderItems":[{"InternetMessageId":"<a@b>","SizeInBytes":2048},{"InternetMessageId":"<c@d>"}],"Id":"LgAA","Path":"\\Inbox"},{"FolderItems":[{"InternetMessageId":"<e@f>"}]}],"OperationCount":2,"SessionId":"5b816fa7"}"#;
 
+    const SIGN_IN: &str = r#"{"CreationTime":"2023-05-22T07:00:01","Id":"08a7bed6","Operation":"UserLoggedIn","OrganizationId":"A8DD3FBE-0127","RecordType":15,"ResultStatus":"Success","UserKey":"2caaf2bd","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ClientIP":"192.0.2.6","ObjectId":"00000002-0000","UserId":"Jules.Tanaka@contoso.example","AzureActiveDirectoryEventType":1,"ExtendedProperties":[{"Name":"ResultStatusDetail","Value":"Success"},{"Name":"UserAgent","Value":"Microsoft Office/16.0"}],"ApplicationId":"d3590ed6","ErrorNumber":"0"}"#;
+
+    #[test]
+    fn sign_ins_read_narrowly_agree_with_whole_ones() {
+        let read = narrow(SIGN_IN).expect("read narrowly");
+        assert_eq!(read.reading, Reading::SignIn { succeeded: true });
+        assert_eq!(read.core.app_id.as_deref(), Some("d3590ed6"));
+        assert_eq!(read.core.tenant.as_deref(), Some("a8dd3fbe-0127"));
+        let failed = [
+            SIGN_IN.replace("\"Version\"", "\"ResultType\":\"50126\",\"Version\""),
+            SIGN_IN.replace("\"Version\"", "\"resultType\":50126,\"Version\""),
+            SIGN_IN.replace(
+                "\"Version\"",
+                "\"status\":{\"errorCode\":50126},\"Version\"",
+            ),
+        ];
+        for line in &failed {
+            let read = narrow(line).expect("read narrowly");
+            assert_eq!(read.reading, Reading::SignIn { succeeded: false }, "{line}");
+        }
+        let succeeded = [
+            SIGN_IN.replace("\"Version\"", "\"ResultType\":\"0\",\"Version\""),
+            SIGN_IN.replace("\"Version\"", "\"status\":{\"errorCode\":0},\"Version\""),
+            // Not the exact name the sign-in join looks up: not a result.
+            SIGN_IN.replace("\"Version\"", "\"RESULTTYPE\":\"50126\",\"Version\""),
+        ];
+        for line in &succeeded {
+            let read = narrow(line).expect("read narrowly");
+            assert_eq!(read.reading, Reading::SignIn { succeeded: true }, "{line}");
+        }
+        // An envelope's status is read whole.
+        let enveloped = SIGN_IN.replace("\"Version\"", "\"properties\":{},\"Version\"");
+        assert!(narrow(&enveloped).is_none());
+    }
+
     #[test]
     fn narrow_and_whole_readings_agree() {
         let read = narrow(MAIL).expect("read narrowly");
-        assert_eq!(read.fields.items, 3);
-        assert!(read.fields.sync && read.fields.throttled);
+        let Reading::Access(fields) = &read.reading else {
+            panic!("a mail access: {read:?}");
+        };
+        assert_eq!(fields.items, 3);
+        assert!(fields.sync && fields.throttled);
         assert_eq!(read.core.ip, Some("198.51.100.178".parse().expect("ip")));
         let variants = [
             // Case variants of looked-up keys; empty and null values.
@@ -567,8 +613,8 @@ mod tests {
         };
         const BYTES: &[u8] = b"\"\\{}[]:,0123456789eE+-.ntfu aAzZ\x7f\xc3\xa9\xff";
         let (mut narrowly, mut tried) = (0, 0);
-        for _ in 0..4000 {
-            let mut line = MAIL.as_bytes().to_vec();
+        for n in 0..4000 {
+            let mut line = [MAIL, SIGN_IN][n % 2].as_bytes().to_vec();
             for _ in 0..1 + next(3) {
                 let at = next(line.len());
                 match next(4) {
