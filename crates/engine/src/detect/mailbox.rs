@@ -387,7 +387,8 @@ struct Verdicts {
 }
 
 impl MailDetector {
-    /// Parks one `MailItemsAccessed` record and updates the sums kept in memory, unless past the cap or after a failure of the temporary files.
+    /// Parks one `MailItemsAccessed` record and updates the sums kept in memory, unless past
+    /// the cap or after a failure of the temporary files.
     fn take(&mut self, core: &CoreFields, fields: &MailFields, origin: &Origin) {
         if self.spill.rows() >= self.options.max_accesses as u64 {
             self.over_cap += 1;
