@@ -11,6 +11,7 @@ pub mod builtin_rules;
 mod bulk;
 pub mod interest;
 pub mod ioc;
+pub mod mail_read;
 pub mod mailbox;
 mod shared;
 pub mod sigma;

@@ -27,7 +27,7 @@
 use super::bags::normalize_entry;
 use super::lookup::Fields;
 use super::{detect_kind, extract};
-use crate::detect::mailbox::{MailFields, MailRead, Reading};
+use crate::detect::mail_read::{MailFields, MailRead, Reading};
 use crate::detect::signins::succeeded;
 use crate::event::{LogKind, Origin};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};

@@ -1,0 +1,112 @@
+//! What the mail analysis ([`super::mailbox`]) reads of a UAL `MailItemsAccessed` or
+//! `UserLoggedIn` record besides its core fields: [`MailFields`] and the [`MailRead`] that
+//! carries them. Kept apart from the detector because the narrow reading
+//! ([`crate::normalize::narrow`]) builds the same from a raw line, and both must agree.
+
+use crate::event::{CoreFields, Event, Origin};
+use crate::normalize::lookup::Fields;
+use serde_json::Value;
+
+/// What the mail analysis reads of a `MailItemsAccessed` record besides its core fields (and
+/// so what the narrow reading, [`crate::normalize::narrow`], must keep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFields {
+    /// `MailboxOwnerUPN`, as written.
+    pub owner: Option<String>,
+    /// `ClientInfoString`.
+    pub client_info: Option<String>,
+    /// `OperationProperties.MailAccessType` is `Sync`.
+    pub sync: bool,
+    /// `OperationProperties.IsThrottled` is `True`.
+    pub throttled: bool,
+    /// Items the access names: the `Folders[].FolderItems[]` listed, or its `OperationCount`
+    /// if that is more (at least 1).
+    pub items: u32,
+}
+
+impl MailFields {
+    /// The fields of a normalized record (exact names, as the record was normalized).
+    pub fn of<F: Fields + ?Sized>(record: &F) -> MailFields {
+        let text = |name| record.exact(name).and_then(Value::as_str).map(String::from);
+        MailFields {
+            owner: text("MailboxOwnerUPN"),
+            client_info: text("ClientInfoString"),
+            sync: operation_property(record, "MailAccessType")
+                .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
+            throttled: operation_property(record, "IsThrottled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("True")),
+            items: items(record),
+        }
+    }
+}
+
+/// One UAL `MailItemsAccessed` or `UserLoggedIn` record as the mail analysis reads it: from a
+/// whole event ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailRead {
+    pub core: CoreFields,
+    pub reading: Reading,
+    pub origin: Origin,
+}
+
+/// What the mail analysis reads of a record besides its core fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A mail access (`MailItemsAccessed`).
+    Access(MailFields),
+    /// A sign-in (`UserLoggedIn`), for the sign-in join ([`super::signins::SignInIndex`]).
+    SignIn { succeeded: bool },
+}
+
+impl MailRead {
+    /// What the mail analysis reads of a whole UAL `MailItemsAccessed` or `UserLoggedIn` event
+    /// (any other event is read as a mail access).
+    pub fn of(event: &Event) -> MailRead {
+        let reading = match event.core.operation.as_deref() {
+            Some("UserLoggedIn") => Reading::SignIn {
+                succeeded: with_record(event, super::signins::succeeded),
+            },
+            _ => Reading::Access(with_record(event, MailFields::of)),
+        };
+        MailRead {
+            core: event.core.clone(),
+            reading,
+            origin: event.origin.clone(),
+        }
+    }
+}
+
+/// `read` of an event's record as top-level fields (none where it is not an object).
+pub(super) fn with_record<T>(
+    event: &Event,
+    read: impl FnOnce(&serde_json::Map<String, Value>) -> T,
+) -> T {
+    match event.record.as_object() {
+        Some(map) => read(map),
+        None => read(&serde_json::Map::new()),
+    }
+}
+
+fn operation_property<'a, F: Fields + ?Sized>(record: &'a F, name: &str) -> Option<&'a str> {
+    record.exact("OperationProperties")?.get(name)?.as_str()
+}
+
+/// Items a Bind record names (`Folders[].FolderItems[]`), or its `OperationCount`.
+fn items<F: Fields + ?Sized>(record: &F) -> u32 {
+    let listed: usize = record
+        .exact("Folders")
+        .and_then(Value::as_array)
+        .map(|folders| {
+            folders
+                .iter()
+                .filter_map(|f| f.get("FolderItems").and_then(Value::as_array))
+                .map(Vec::len)
+                .sum()
+        })
+        .unwrap_or(0);
+    let count = record
+        .exact("OperationCount")
+        .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+        .unwrap_or(1);
+    (listed as u64).max(count).min(u64::from(u32::MAX)) as u32
+}
