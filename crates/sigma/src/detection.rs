@@ -13,6 +13,7 @@ use crate::matcher::{FieldTest, ValueTest};
 use crate::modifiers::compile_field;
 use crate::pattern::{parse_sigma_string, Pattern, Tok};
 use crate::yaml::{Kind, Node};
+use std::sync::OnceLock;
 
 /// One search identifier: OR over alternatives, each an AND of field tests.
 #[derive(Debug, Clone)]
@@ -84,9 +85,8 @@ fn keyword_test(items: &[&Node]) -> Result<FieldTest, CompileError> {
         all: false,
         neq: false,
         exists: None,
-        accel: None,
-    }
-    .finish())
+        accel: OnceLock::new(),
+    })
 }
 
 fn compile_map(
@@ -111,7 +111,7 @@ fn compile_map(
                 }
             }
         }
-        out.push(t.finish());
+        out.push(t);
     }
     Ok(out)
 }

@@ -12,6 +12,7 @@ use crate::matcher::{Cmp, FieldTest, RefShape, TimePart, ValueTest};
 use crate::pattern::{self, Pattern, Tok};
 use crate::yaml::{Kind, Node};
 use base64::Engine as _;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transform {
@@ -157,7 +158,7 @@ pub(crate) fn compile_field(
         all,
         neq,
         exists: None,
-        accel: None,
+        accel: OnceLock::new(),
     };
 
     if meaning == Meaning::Exists {

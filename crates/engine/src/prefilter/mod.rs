@@ -44,6 +44,7 @@ mod gate;
 use crate::event::LogKind;
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use gate::{Gate, Role, Seen};
+use std::sync::OnceLock;
 
 /// What a run wants parsed. Build it from each detector's contribution, then [`compile`](Self::compile).
 #[derive(Debug, Clone, Default)]
@@ -223,10 +224,14 @@ impl Interest {
         }
         let (gate, by_kind) = self.plan();
         let (literals, roles): (Vec<String>, Vec<Role>) = gate.into_iter().unzip();
-        let mut kinds = Vec::new();
-        for (kind, literals) in by_kind {
-            kinds.push((kind_bit(kind), automaton(&literals)?));
-        }
+        let kinds = by_kind
+            .into_iter()
+            .map(|(kind, literals)| KindAutomaton {
+                bit: kind_bit(kind),
+                literals,
+                automaton: OnceLock::new(),
+            })
+            .collect();
         Some(Prefilter {
             gate: Gate::new(&literals, DFA_LITERALS)?,
             roles,
@@ -345,9 +350,31 @@ pub struct Prefilter {
     gate: Gate,
     /// What each gate pattern means, by pattern id.
     roles: Vec<Role>,
-    /// Per kind whose literals have an automaton of their own: its bit and that automaton.
-    kinds: Vec<(u8, AhoCorasick)>,
+    /// The kinds whose literals have an automaton of their own.
+    kinds: Vec<KindAutomaton>,
     hazards: Hazards,
+}
+
+/// A kind's literals (too many to fold into the gate) and their automaton, built the first time
+/// a line shows one of the kind's markers: the Windows rules of the whole SigmaHQ tree make an
+/// automaton of thousands of literals, a quarter of the time it took to load that tree (perf),
+/// and a run over cloud logs never needs it.
+#[derive(Debug)]
+struct KindAutomaton {
+    bit: u8,
+    literals: Vec<String>,
+    automaton: OnceLock<Option<AhoCorasick>>,
+}
+
+impl KindAutomaton {
+    /// Whether one of the literals is on the line; `true` where the automaton could not be
+    /// built (the line is then wanted, as every line would have been).
+    fn is_match(&self, line: &[u8]) -> bool {
+        self.automaton
+            .get_or_init(|| automaton(&self.literals))
+            .as_ref()
+            .is_none_or(|a| a.is_match(line))
+    }
 }
 
 /// What a run wants of one raw line.
@@ -422,7 +449,7 @@ impl Prefilter {
         let wanted_for_kind = self
             .kinds
             .iter()
-            .any(|(bit, automaton)| seen.markers & bit != 0 && automaton.is_match(t));
+            .any(|k| seen.markers & k.bit != 0 && k.is_match(t));
         if wanted_for_kind || self.hazards.any(t) {
             Want::Whole
         } else if seen.narrow {
@@ -434,7 +461,7 @@ impl Prefilter {
 
     /// How many literals the automata hold.
     pub fn literal_count(&self) -> usize {
-        let kinds: usize = self.kinds.iter().map(|(_, a)| a.patterns_len()).sum();
+        let kinds: usize = self.kinds.iter().map(|k| k.literals.len()).sum();
         self.gate.patterns_len() + kinds
     }
 }
