@@ -1,8 +1,8 @@
 //! Microbenchmarks of hunt's hot path, so regressions show in review: the witness prefilter
 //! over raw lines, the decoder (framing + normalization of JSON lines), mail reads read whole
-//! and narrowly ([`narrow`]), and Sigma matching
-//! (fast routed/indexed path against the plain path) with the SigmaHQ cloud rules when
-//! `../shared/sigma` is present.
+//! and narrowly ([`narrow`]), Sigma matching (fast routed/indexed path against the plain path)
+//! with the SigmaHQ cloud rules, and loading the whole SigmaHQ tree, when `../shared/sigma` is
+//! present.
 //!
 //! Input: 2,000 records of the scenario generator (seed 11). Run:
 //! `cargo bench -p stormwatch-engine --bench hunt_path`.
@@ -147,6 +147,20 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // Startup with the whole SigmaHQ tree: loading and compiling the rules, the Sigma
+    // detector's routes and index, and the prefilter (docs/performance.md §2).
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/rules");
+    let mut g = c.benchmark_group("load");
+    g.bench_function("whole-tree+prefilter", |b| {
+        b.iter(|| {
+            let (set, _) = RuleSet::load_paths(black_box(&[tree.clone()]), &Config::builtin());
+            let mut interest = SigmaDetector::new(&set, &mapping).interest();
+            interest.union(builtin_interest(&ioc::storm_0558()));
+            interest.compile().map(|p| p.literal_count())
+        })
+    });
     g.finish();
 }
 
