@@ -155,7 +155,8 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
     g.bench_function("whole-tree+prefilter", |b| {
         b.iter(|| {
-            let (set, _) = RuleSet::load_paths(black_box(&[tree.clone()]), &Config::builtin());
+            let (set, _) =
+                RuleSet::load_paths(black_box(std::slice::from_ref(&tree)), &Config::builtin());
             let mut interest = SigmaDetector::new(&set, &mapping).interest();
             interest.union(builtin_interest(&ioc::storm_0558()));
             interest.compile().map(|p| p.literal_count())
