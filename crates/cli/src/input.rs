@@ -59,8 +59,8 @@ pub fn read_inputs(
     })
 }
 
-/// What [`read_inputs_filtered`] hands on: an event, or a `MailItemsAccessed` record read
-/// narrowly for the mail analysis alone ([`Sink::mail_read`]).
+/// What [`read_inputs_filtered`] hands on: an event, or a `MailItemsAccessed` or `UserLoggedIn`
+/// record read narrowly for the mail analysis alone ([`Sink::mail_read`]).
 pub enum Record {
     Event(Event),
     MailRead(MailRead),

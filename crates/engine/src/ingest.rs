@@ -43,8 +43,8 @@ impl fmt::Display for Rejection {
 pub trait Sink {
     fn event(&mut self, event: Event);
     fn rejected(&mut self, rejection: Rejection);
-    /// A `MailItemsAccessed` record read narrowly ([`Want::Narrow`], [`narrow`]): what the
-    /// mail analysis reads of it, for the mail analysis alone. Only sent with
+    /// A `MailItemsAccessed` or `UserLoggedIn` record read narrowly ([`Want::Narrow`],
+    /// [`narrow`]): what the mail analysis reads of it, for the mail analysis alone. Only sent with
     /// [`IngestOptions::narrow`] set, which a sink must not set without handling these.
     fn mail_read(&mut self, _read: MailRead) {}
     /// An input could not be opened or read at all.

@@ -4,9 +4,10 @@
 //! routed, indexed Sigma detector ([`SigmaDetector::new`]). Plain: every record parsed, every
 //! rule of the record's kind tested through a per-lookup mapped view ([`SigmaDetector::plain`]).
 //! The fast path also reads narrowly what only the mail analysis wants
-//! ([`stormwatch_engine::normalize::narrow`]). Both run with the built-in detectors, over the scenario corpus (made here by the generator
-//! library) with the SigmaHQ cloud rules, and over SigmaHQ's regression samples (each sample as
-//! one JSON line) with the whole SigmaHQ tree. Detections are compared as JSON lines.
+//! ([`stormwatch_engine::normalize::narrow`]). Both run with the built-in detectors: over the
+//! scenario corpus (made here by the generator library) with the SigmaHQ cloud rules, with none,
+//! and its UAL alone; and over SigmaHQ's regression samples (each sample as one JSON line) with
+//! the whole SigmaHQ tree. Detections are compared as JSON lines.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

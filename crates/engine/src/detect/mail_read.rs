@@ -58,16 +58,28 @@ pub enum Reading {
     SignIn { succeeded: bool },
 }
 
+impl Reading {
+    /// What the mail analysis reads of a normalized UAL record with this `operation` (its
+    /// core field) besides its core fields; `None` for an operation it does not read.
+    pub fn of<F: Fields + ?Sized>(operation: Option<&str>, record: &F) -> Option<Reading> {
+        match operation? {
+            "MailItemsAccessed" => Some(Reading::Access(MailFields::of(record))),
+            "UserLoggedIn" => Some(Reading::SignIn {
+                succeeded: super::signins::succeeded(record),
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl MailRead {
     /// What the mail analysis reads of a whole UAL `MailItemsAccessed` or `UserLoggedIn` event
     /// (any other event is read as a mail access).
     pub fn of(event: &Event) -> MailRead {
-        let reading = match event.core.operation.as_deref() {
-            Some("UserLoggedIn") => Reading::SignIn {
-                succeeded: with_record(event, super::signins::succeeded),
-            },
-            _ => Reading::Access(with_record(event, MailFields::of)),
-        };
+        let reading = with_record(event, |record| {
+            Reading::of(event.core.operation.as_deref(), record)
+                .unwrap_or_else(|| Reading::Access(MailFields::of(record)))
+        });
         MailRead {
             core: event.core.clone(),
             reading,

@@ -147,10 +147,7 @@ impl SignInIndex {
             || (event.kind == LogKind::Ual
                 && event.core.operation.as_deref() == Some("UserLoggedIn"));
         if is_signin {
-            let succeeded = match event.record.as_object() {
-                Some(record) => succeeded(record),
-                None => true,
-            };
+            let succeeded = super::mail_read::with_record(event, succeeded);
             self.add(event.kind, &event.core, succeeded);
         }
     }

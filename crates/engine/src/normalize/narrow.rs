@@ -10,25 +10,28 @@
 //!
 //! So the line is deserialized into one slot per top-level name that unwrapping, kind
 //! recognition, the UAL core-field candidates, [`MailFields`] and [`succeeded`] look up
-//! ([`NAMES`], any ASCII case); `Folders` keeps only how many items each folder lists. Every other value is still
-//! parsed and checked — strings as UTF-8, numbers in range, nesting within serde_json's limit —
-//! but not kept, so a line is accepted here exactly when a whole parse accepts it. The kept
-//! values are normalized entry by entry as a whole record's are ([`normalize_entry`]), and kind
-//! and core fields come from the same [`detect_kind`] and [`extract`], through [`Fields`]. So
-//! the [`MailRead`] is the one the whole event gives ([`MailRead::of`]):
-//! `tests::narrow_and_whole_readings_agree`, and `tests/fastpath.rs` end to end.
+//! ([`NAMES`], any ASCII case); `Folders` keeps only how many items each folder lists. Every
+//! other value is still parsed and checked — strings as UTF-8, numbers in range, nesting within
+//! serde_json's limit — but not kept, so a line is accepted here exactly when a whole parse
+//! accepts it. The kept values are normalized entry by entry as a whole record's are
+//! ([`normalize_entry`]); kind, core fields and the [`Reading`] come from the same
+//! [`detect_kind`], [`extract`] and [`Reading::of`], through [`Fields`]. So the [`MailRead`] is
+//! the one the whole event gives ([`MailRead::of`]): `tests::narrow_and_whole_readings_agree`,
+//! and `tests/fastpath.rs` end to end.
 //!
 //! [`mail_read`] gives up (`None`: parse the line whole) where the narrow record could differ
 //! from the whole one in what counts: a wrapper or envelope key (`AuditData`, `o365audit`,
 //! `event`, `properties`, `records`, `value`, `events`), a kept name given twice (in any
 //! case), a line that is not a JSON object, or a record that turns out not to be a UAL
 //! `MailItemsAccessed` or `UserLoggedIn` one.
+//!
+//! [`MailFields`]: crate::detect::mail_read::MailFields
+//! [`succeeded`]: crate::detect::signins::succeeded
 
 use super::bags::normalize_entry;
 use super::lookup::Fields;
 use super::{detect_kind, extract};
-use crate::detect::mail_read::{MailFields, MailRead, Reading};
-use crate::detect::signins::succeeded;
+use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -36,7 +39,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// What the mail analysis reads of a `MailItemsAccessed` or `UserLoggedIn` line, read
-/// narrowly; `None` where the line must be read whole (see the module notes). `line` is the raw line without its newline.
+/// narrowly; `None` where the line must be read whole (see the module notes). `line` is the
+/// raw line without its newline.
 pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
     // One UTF-8 check of the line, not one per string: serde_json trusts a `str`.
     let text = std::str::from_utf8(line).ok()?;
@@ -47,13 +51,7 @@ pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
         normalize_entry(key, value);
     }
     let core = (detect_kind(&record) == LogKind::Ual).then(|| extract(LogKind::Ual, &record))?;
-    let reading = match core.operation.as_deref() {
-        Some("MailItemsAccessed") => Reading::Access(MailFields::of(&record)),
-        Some("UserLoggedIn") => Reading::SignIn {
-            succeeded: succeeded(&record),
-        },
-        _ => return None,
-    };
+    let reading = Reading::of(core.operation.as_deref(), &record)?;
     Some(MailRead {
         core,
         reading,
@@ -77,6 +75,9 @@ enum Role {
 /// and [`succeeded`] look up, with what becomes of its value; any other key is parsed, checked
 /// and dropped. A lookup of a name not here is a bug this reading would hide: debug builds
 /// (the tests) stop on it.
+///
+/// [`MailFields`]: crate::detect::mail_read::MailFields
+/// [`succeeded`]: crate::detect::signins::succeeded
 const NAMES: &[(&str, Role)] = &[
     ("aadsessionid", Role::Keep),
     ("aadtenantid", Role::Keep),
