@@ -407,23 +407,40 @@ fn frame_chunk(chunk: &Chunk, filter: Option<Filter<'_>>, file: &Arc<str>) -> Ve
     };
     let lines: Vec<(u64, &[u8], bool)> = chunk.lines().collect();
     let mut out = Vec::with_capacity(lines.len());
+    let origin = |number| Origin {
+        file: file.clone(),
+        position: Position::Line(number),
+    };
+    // Mail lines are read narrowly first where the prefilter's check allows it
+    // (`prefilter::NarrowCheck`); the gate scans the rest.
+    let check = f.prefilter.narrow_check().filter(|_| f.narrow);
+    let read_first: Vec<Option<MailRead>> = lines
+        .iter()
+        .map(|&(number, line, cut)| {
+            let check = check.filter(|c| !cut && c.hinted(line))?;
+            narrow::mail_read_checked(line, origin(number), Some(check))
+        })
+        .collect();
     // A line cut for length is scanned as an empty one: wanted whole (rejected).
     let texts: Vec<&[u8]> = lines
         .iter()
-        .map(|&(_, line, cut)| if cut { &[][..] } else { line })
+        .zip(&read_first)
+        .filter(|(_, first)| first.is_none())
+        .map(|(&(_, line, cut), _)| if cut { &[][..] } else { line })
         .collect();
-    let wants = f.prefilter.classify_all(&texts);
-    for (&(number, line, cut), want) in lines.iter().zip(wants) {
+    let mut wants = f.prefilter.classify_all(&texts).into_iter();
+    for (&(number, line, cut), first) in lines.iter().zip(read_first) {
+        if let Some(read) = first {
+            out.push(Outcome::Mail(read));
+            continue;
+        }
         let position = Position::Line(number);
-        let read = match want {
+        let read = match wants.next().unwrap_or(Want::Whole) {
             Want::Skip => {
                 out.push(Outcome::Skipped(position));
                 continue;
             }
-            Want::Narrow if f.narrow => {
-                let file = file.clone();
-                narrow::mail_read(line, Origin { file, position })
-            }
+            Want::Narrow if f.narrow => narrow::mail_read(line, origin(number)),
             // Wanted whole, or narrowly where this read does not ask for it.
             Want::Narrow | Want::Whole => None,
         };

@@ -246,3 +246,46 @@ fn fast_path_equals_plain_path_on_sigma_regression_samples() {
     assert_eq!(fs.events + fs.prefiltered, fs.records_read);
     assert_eq!(fast, plain);
 }
+
+/// A mail line is read narrowly before the gate scans it (`prefilter::NarrowCheck`): a UAL
+/// rule's witness in a field the rule reads must still keep the line whole, and one in a field
+/// no detector reads must not.
+#[test]
+fn a_witness_counts_in_the_fields_its_rule_reads() {
+    let rule = "title: Evil client\nid: 2f3c5a55-0a7e-4c3a-9d7b-111111111111\nstatus: test\n\
+        logsource: {product: m365, service: exchange}\n\
+        detection:\n  selection:\n    ClientInfoString|contains: 'EvilTool'\n  condition: selection\n\
+        level: high\n";
+    let (set, errors) = RuleSet::from_yaml_str(rule, Path::new("evil.yml"), &Config::builtin());
+    assert!(errors.is_empty() && set.rules().len() == 1, "{errors:?}");
+    let corpus = scenario();
+    let text = String::from_utf8(corpus.ual.clone()).expect("utf-8");
+    let mail = text
+        .lines()
+        .find(|l| l.contains("\"MailItemsAccessed\"") && l.contains("\"ClientInfoString\""))
+        .expect("a mail line with a client string");
+    let mut record: serde_json::Value = serde_json::from_str(mail).expect("json");
+    let mut read_by_rule = record.clone();
+    read_by_rule["ClientInfoString"] = "Client=EvilTool;".into();
+    read_by_rule["Id"] = "evil-1".into();
+    record["OriginatingServer"] = "EvilTool (15.20.0.0)".into();
+    record["Id"] = "evil-2".into();
+    let base = hunt(&set, &[("ual.jsonl", corpus.ual.as_slice())], true).1;
+    let mut ual = corpus.ual.clone();
+    for r in [&read_by_rule, &record] {
+        ual.extend(serde_json::to_vec(r).expect("json"));
+        ual.push(b'\n');
+    }
+    let inputs = [("ual.jsonl", ual.as_slice())];
+    let (fast, stats, _) = hunt(&set, &inputs, true);
+    let (plain, _, _) = hunt(&set, &inputs, false);
+    assert_eq!(fast, plain);
+    let evil: Vec<&String> = fast.iter().filter(|l| l.contains("Evil client")).collect();
+    assert_eq!(evil.len(), 1, "{evil:?}");
+    assert!(evil[0].contains("evil-1") && !evil[0].contains("evil-2"));
+    assert_eq!(
+        stats.narrow,
+        base.narrow + 1,
+        "the line with the witness where the rule does not read it is read narrowly, the other whole"
+    );
+}

@@ -230,6 +230,25 @@ impl Detection {
             .eval(&mut |i| self.searches.get(i).is_some_and(|s| s.matches(event)))
     }
 
+    /// Every field a search reads (values it tests, fields it compares them with); `None`
+    /// where a search is a keyword search, which reads every value (see
+    /// [`crate::Rule::fields`]).
+    pub fn fields(&self) -> Option<Vec<&str>> {
+        let mut out = Vec::new();
+        for test in self
+            .searches
+            .iter()
+            .flat_map(|s| s.alternatives.iter().flatten())
+        {
+            out.push(test.field.as_deref()?);
+            out.extend(test.tests.iter().filter_map(|t| match t {
+                ValueTest::FieldRef { other, .. } => Some(other.as_str()),
+                _ => None,
+            }));
+        }
+        Some(out)
+    }
+
     /// Necessary literals of the whole condition (see [`crate::Rule::witnesses`]).
     pub fn witnesses(&self) -> Option<Vec<String>> {
         self.expr_witnesses(&self.condition)

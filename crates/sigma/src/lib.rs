@@ -25,7 +25,8 @@
 //! - **YAML with lines.** `yaml-rust2`'s event parser builds a small tree that keeps lines and
 //!   scalar styles (`serde_yaml` is archived and loses positions), so every [`LoadError`] reads
 //!   `FILE:LINE: rule ID: reason`.
-//! - **Witnesses.** [`Rule::witnesses`] gives necessary literals for a byte-scan prefilter.
+//! - **Witnesses.** [`Rule::witnesses`] gives necessary literals for a byte-scan prefilter,
+//!   and [`Rule::fields`] the fields whose values they can be found in.
 //! - **Event trait.** [`Event::field`] answers a `Cow` so a dotted path that fans out over
 //!   arrays can return the gathered elements; [`Event::field_lowered`] lets an event cache the
 //!   lower-cased form of a string field for every rule that tests it.

@@ -238,6 +238,17 @@ impl Rule {
         Some(w)
     }
 
+    /// The fields whose values [`witnesses`](Self::witnesses) can be found in: every field
+    /// the detection reads (sorted, distinct; an event's value of one of them, in the string
+    /// form of one of its scalars, holds the witness). `None` where the detection has a
+    /// keyword search, which reads every value of the event.
+    pub fn fields(&self) -> Option<Vec<&str>> {
+        let mut f = self.detection.fields()?;
+        f.sort_unstable();
+        f.dedup();
+        Some(f)
+    }
+
     /// Number of filter documents applied to this rule.
     pub fn filter_count(&self) -> usize {
         self.filters.len()

@@ -11,11 +11,13 @@
 //! * token verdicts: every token-verdict record;
 //! * IOC feeds: records holding an indicator's text — an IPv4 address as written (and any
 //!   IPv4-mapped IPv6 address, `:ffff:`), an app id, a domain, a URL, a user-agent substring;
-//!   signing-key indicators only match token verdicts, wanted whole anyway. A network wider than
+//!   signing-key indicators only match token verdicts, wanted whole anyway. In a UAL record an
+//!   indicator is looked for only in the fields [`super::ioc::ual_keys`] names (the prefilter's
+//!   narrow check: [`crate::prefilter::NarrowCheck`]). A network wider than
 //!   one address, or an IPv6 address (many spellings), cannot be found by its text: then every
 //!   record is wanted.
 
-use super::ioc::{Indicator, IndicatorValue};
+use super::ioc::{ual_keys, Indicator, IndicatorValue};
 use crate::event::LogKind;
 use crate::prefilter::Interest;
 use std::net::IpAddr;
@@ -28,15 +30,16 @@ pub fn builtin_interest(indicators: &[Indicator]) -> Interest {
     interest.kind(LogKind::EntraAudit);
     interest.kind(LogKind::TokenVerdict);
     for ind in indicators {
+        let keys = ual_keys(&ind.value);
         match &ind.value {
             IndicatorValue::Network(IpAddr::V4(a), 32) => {
-                interest.literals([a.to_string(), ":ffff:".to_string()]);
+                interest.literals_in([a.to_string(), ":ffff:".to_string()], &keys);
             }
             IndicatorValue::Network(..) => interest.all(),
             IndicatorValue::AppId(s)
             | IndicatorValue::Domain(s)
             | IndicatorValue::Url(s)
-            | IndicatorValue::UserAgent(s) => interest.literals([s]),
+            | IndicatorValue::UserAgent(s) => interest.literals_in([s], &keys),
             IndicatorValue::Key(_) => {}
         }
     }

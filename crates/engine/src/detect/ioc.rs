@@ -13,6 +13,7 @@ use super::builtin_rules as rules;
 use super::Detector;
 use crate::alert::Alert;
 use crate::event::{Event, LogKind};
+use crate::normalize::{identity_sources, Identity};
 use crate::normalize::{ip, time};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -334,19 +335,39 @@ impl IocDetector {
     }
 }
 
+/// Where a client string (user agent) is written in a record, as JSON pointers.
+const TEXT_FIELDS: [&str; 6] = [
+    "/ClientInfoString",
+    "/UserAgent",
+    "/user_agent",
+    "/properties/userAgent",
+    "/userAgent",
+    "/ExtendedProperties/UserAgent",
+];
+
+/// Where a URL indicator is also looked for.
+const URI: &str = "uri";
+
 fn text_fields(e: &Event) -> impl Iterator<Item = &str> {
-    let r = &e.record;
-    [
-        r.get("ClientInfoString"),
-        r.get("UserAgent"),
-        r.get("user_agent"),
-        r.pointer("/properties/userAgent"),
-        r.get("userAgent"),
-        r.pointer("/ExtendedProperties/UserAgent"),
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(Value::as_str)
+    TEXT_FIELDS
+        .iter()
+        .filter_map(|p| e.record.pointer(p))
+        .filter_map(Value::as_str)
+}
+
+/// The top-level fields of a UAL record [`matches`] reads for an indicator of this value:
+/// those the user, the address or the app ids come from, those of [`TEXT_FIELDS`], `uri`.
+pub fn ual_keys(value: &IndicatorValue) -> Vec<&'static str> {
+    let from = |which| identity_sources(LogKind::Ual, which);
+    let text = TEXT_FIELDS.iter().filter_map(|p| p.split('/').nth(1));
+    match value {
+        IndicatorValue::Network(..) => from(Identity::Address),
+        IndicatorValue::AppId(_) => from(Identity::Apps),
+        IndicatorValue::Domain(_) => from(Identity::User),
+        IndicatorValue::UserAgent(_) => text.collect(),
+        IndicatorValue::Url(_) => text.chain([URI]).collect(),
+        IndicatorValue::Key(_) => Vec::new(),
+    }
 }
 
 fn matches(ind: &Indicator, e: &Event) -> Option<String> {
@@ -394,7 +415,7 @@ fn matches(ind: &Indicator, e: &Event) -> Option<String> {
                 .map(|_| format!("user domain {d}"))
         }
         IndicatorValue::Url(u) => text_fields(e)
-            .chain(e.record.get("uri").and_then(Value::as_str))
+            .chain(e.record.get(URI).and_then(Value::as_str))
             .find(|t| t.to_ascii_lowercase().contains(u))
             .map(|_| format!("url {u}")),
     }

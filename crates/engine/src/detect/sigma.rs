@@ -163,13 +163,32 @@ impl<'a> SigmaDetector<'a> {
         let mut interest = Interest::nothing();
         for (kind, rules) in &self.by_kind {
             for (index, _) in rules {
-                match self.set.rules()[*index].witnesses() {
-                    Some(w) => interest.kind_literals(*kind, w),
-                    None => interest.kind(*kind),
+                let rule = &self.set.rules()[*index];
+                match (rule.witnesses(), self.read_keys(*kind, rule)) {
+                    (Some(w), Some(keys)) => interest.kind_literals_in(*kind, w, &keys),
+                    (Some(w), None) => interest.kind_literals(*kind, w),
+                    (None, _) => interest.kind(*kind),
                 }
             }
         }
         interest
+    }
+
+    /// The top-level fields of an event of `kind` whose values `rule` reads: for each field
+    /// it tests, the field name and each path the mapping gives it for the kind, whole (a key
+    /// may hold a dot) and up to the first dot. `None` for a keyword search (every value).
+    fn read_keys(&self, kind: LogKind, rule: &stormwatch_sigma::Rule) -> Option<Vec<String>> {
+        let mut keys = Vec::new();
+        for field in rule.fields()? {
+            let paths = self.mapping.field_paths(kind.name(), field);
+            for path in std::iter::once(field.to_string()).chain(paths) {
+                if let Some((first, _)) = path.split_once('.') {
+                    keys.push(first.to_string());
+                }
+                keys.push(path);
+            }
+        }
+        Some(keys)
     }
 
     /// Rules whose logsource maps to no log kind stormwatch reads.

@@ -198,6 +198,32 @@ fn candidates(kind: LogKind) -> &'static Candidates {
     }
 }
 
+/// A core field that says who acted, from where, or through what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    User,
+    Address,
+    /// The app id and the client app id.
+    Apps,
+}
+
+/// The top-level fields a core field of a record of `kind` is read from (each candidate path
+/// up to its first dot).
+pub fn identity_sources(kind: LogKind, which: Identity) -> Vec<&'static str> {
+    let c = candidates(kind);
+    let lists: &[&[&'static str]] = match which {
+        Identity::User => &[c.user],
+        Identity::Address => &[c.ip],
+        Identity::Apps => &[c.app_id, c.client_app_id],
+    };
+    lists
+        .iter()
+        .copied()
+        .flatten()
+        .map(|p| p.split('.').next().unwrap_or(p))
+        .collect()
+}
+
 fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a Value> {
     paths.iter().find_map(|p| {
         path_ci(map, p).filter(|v| !matches!(v, Value::String(s) if s.trim().is_empty()))

@@ -17,7 +17,7 @@ use crate::event::{Event, LogKind, Origin};
 use lookup::Fields;
 use serde_json::{Map, Value};
 
-pub use self::core::extract;
+pub use self::core::{extract, identity_sources, Identity};
 
 /// Why a framed value is not an event.
 pub fn normalize(value: Value, origin: Origin) -> Result<Event, String> {

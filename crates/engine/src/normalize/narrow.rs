@@ -33,6 +33,7 @@ use super::lookup::Fields;
 use super::{detect_kind, extract};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
+use crate::prefilter::NarrowCheck;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -42,10 +43,22 @@ use std::fmt;
 /// narrowly; `None` where the line must be read whole (see the module notes). `line` is the
 /// raw line without its newline.
 pub fn mail_read(line: &[u8], origin: Origin) -> Option<MailRead> {
+    mail_read_checked(line, origin, None)
+}
+
+/// [`mail_read`] of a line the prefilter has not scanned, with its [`NarrowCheck`]: also
+/// `None` where a value of a field the check covers could hold one of its literals (the line
+/// must then go through the prefilter's gate), or where such a field is read only in part
+/// here (`Folders`).
+pub fn mail_read_checked(
+    line: &[u8],
+    origin: Origin,
+    check: Option<&NarrowCheck>,
+) -> Option<MailRead> {
     // One UTF-8 check of the line, not one per string: serde_json trusts a `str`.
     let text = std::str::from_utf8(line).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut record = de.deserialize_map(NarrowRecord).ok()?;
+    let mut record = de.deserialize_map(NarrowRecord { check }).ok()?;
     de.end().ok()?;
     for (key, value) in &mut record.kept {
         normalize_entry(key, value);
@@ -271,10 +284,13 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// The top-level object, keeping the keys of [`NAMES`].
-struct NarrowRecord;
+/// The top-level object, keeping the keys of [`NAMES`], and looking at the values of the
+/// fields `check` covers.
+struct NarrowRecord<'c> {
+    check: Option<&'c NarrowCheck>,
+}
 
-impl<'de> Visitor<'de> for NarrowRecord {
+impl<'de> Visitor<'de> for NarrowRecord<'_> {
     type Value = Narrow<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -287,14 +303,30 @@ impl<'de> Visitor<'de> for NarrowRecord {
             places: [0; NAMES.len()],
         };
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            let Some(at) = slot(&key) else {
-                map.next_value_seed(Checked)?;
-                continue;
+            let at = slot(&key);
+            let role = at.map(|at| NAMES[at].1);
+            if matches!(role, Some(Role::GiveUp)) {
+                return Err(A::Error::custom("read this record whole"));
+            }
+            let looked_at = match self.check.filter(|c| c.covers(&key)) {
+                Some(check) => {
+                    let value = map.next_value::<Value>()?;
+                    if check.hit(&value) || matches!(role, Some(Role::Folders)) {
+                        return Err(A::Error::custom("a literal may be here: scan the line"));
+                    }
+                    Some(value)
+                }
+                None => None,
             };
-            let value = match NAMES[at].1 {
-                Role::Keep => map.next_value::<Value>()?,
-                Role::Folders => map.next_value_seed(Folders)?,
-                Role::GiveUp => return Err(A::Error::custom("read this record whole")),
+            let (value, at) = match (looked_at, role, at) {
+                (Some(value), Some(_), Some(at)) => (value, at),
+                (Some(_), ..) => continue,
+                (None, Some(Role::Keep), Some(at)) => (map.next_value::<Value>()?, at),
+                (None, Some(Role::Folders), Some(at)) => (map.next_value_seed(Folders)?, at),
+                (None, ..) => {
+                    map.next_value_seed(Checked)?;
+                    continue;
+                }
             };
             if record.places[at] != 0 {
                 return Err(A::Error::custom(
@@ -478,6 +510,48 @@ mod tests {
 
     const SIGN_IN: &str = r#"{"CreationTime":"2023-05-22T07:00:01","Id":"08a7bed6","Operation":"UserLoggedIn","OrganizationId":"A8DD3FBE-0127","RecordType":15,"ResultStatus":"Success","UserKey":"2caaf2bd","UserType":0,"Version":1,"Workload":"AzureActiveDirectory","ClientIP":"192.0.2.6","ObjectId":"00000002-0000","UserId":"Jules.Tanaka@contoso.example","AzureActiveDirectoryEventType":1,"ExtendedProperties":[{"Name":"ResultStatusDetail","Value":"Success"},{"Name":"UserAgent","Value":"Microsoft Office/16.0"}],"ApplicationId":"d3590ed6","ErrorNumber":"0"}"#;
 
+    /// A line read narrowly before the gate: the values of the covered fields are looked at
+    /// for the literals, whatever else the line holds.
+    #[test]
+    fn a_checked_reading_looks_at_the_covered_fields_only() {
+        let mut interest = crate::prefilter::Interest::nothing();
+        interest.narrow_literals(["MailItemsAccessed"]);
+        interest.literals_in(["evil", "4242"], &["clientinfostring", "OperationCount"]);
+        let prefilter = interest.compile().expect("a prefilter");
+        let check = prefilter.narrow_check().expect("scoped literals: a check");
+        let checked = |line: &str| mail_read_checked(line.as_bytes(), origin(), Some(check));
+        assert_eq!(checked(MAIL), narrow(MAIL));
+        let elsewhere = MAIL.replace("SA1PR12MB7197", "EVIL-SERVER");
+        assert_eq!(
+            checked(&elsewhere),
+            narrow(&elsewhere),
+            "not a covered field"
+        );
+        let hits = [
+            MAIL.replace("Client=OWA", "Client=EvilOWA"),
+            MAIL.replace(
+                "\"ClientInfoString\":\"Client=OWA\"",
+                "\"CLIENTINFOSTRING\":\"Client=EvilOWA\"",
+            ),
+            MAIL.replace("\"OperationCount\":2", "\"OperationCount\":4242"),
+            // JSON text in a string, whose escape normalization would decode.
+            MAIL.replace("Client=OWA", r#"{\"a\":\"\\u0065vil\"}"#),
+        ];
+        for line in &hits[..3] {
+            assert!(narrow(line).is_some() && checked(line).is_none(), "{line}");
+        }
+        assert!(checked(&hits[3]).is_none(), "{}", hits[3]);
+        let mut covers_folders = crate::prefilter::Interest::nothing();
+        covers_folders.narrow_literals(["MailItemsAccessed"]);
+        covers_folders.literals_in(["evil"], &["Folders"]);
+        let prefilter = covers_folders.compile().expect("a prefilter");
+        let check = prefilter.narrow_check();
+        assert!(
+            mail_read_checked(MAIL.as_bytes(), origin(), check).is_none(),
+            "Folders is read only in part: the line goes to the gate"
+        );
+    }
+
     #[test]
     fn sign_ins_read_narrowly_agree_with_whole_ones() {
         let read = narrow(SIGN_IN).expect("read narrowly");
@@ -613,7 +687,15 @@ mod tests {
             (state % n as u64) as usize
         };
         const BYTES: &[u8] = b"\"\\{}[]:,0123456789eE+-.ntfu aAzZ\x7f\xc3\xa9\xff";
-        let (mut narrowly, mut tried) = (0, 0);
+        // The reading before the gate, over fields the mutations reach.
+        let mut interest = crate::prefilter::Interest::nothing();
+        interest.narrow_literals(["MailItemsAccessed", "UserLoggedIn"]);
+        interest.literals_in(
+            ["owa", "zz"],
+            &["ClientIP", "Operation", "ClientInfoString"],
+        );
+        let prefilter = interest.compile().expect("a prefilter");
+        let (mut narrowly, mut tried, mut checked) = (0, 0, 0);
         for n in 0..4000 {
             let mut line = [MAIL, SIGN_IN][n % 2].as_bytes().to_vec();
             for _ in 0..1 + next(3) {
@@ -633,9 +715,15 @@ mod tests {
                 }
             }
             tried += 1;
+            let first = mail_read_checked(&line, origin(), prefilter.narrow_check());
             let Some(read) = mail_read(&line, origin()) else {
+                assert!(first.is_none(), "{}", String::from_utf8_lossy(&line));
                 continue;
             };
+            if let Some(first) = first {
+                assert_eq!(first, read);
+                checked += 1;
+            }
             narrowly += 1;
             let text = std::str::from_utf8(&line).expect("read narrowly, so UTF-8");
             let full = whole(text).expect("read narrowly, so it reads whole");
@@ -643,6 +731,10 @@ mod tests {
         }
         // The mutations leave many lines readable, so the agreement is tested, not vacuous.
         assert!(narrowly > tried / 10, "{narrowly} of {tried} read narrowly");
+        assert!(
+            checked > narrowly / 4 && checked < narrowly,
+            "{checked} of {narrowly} read before the gate"
+        );
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //!   [`crate::normalize::narrow`]), not parsed whole;
 //! * **everything** — `inspect`, `dump`, or a detector that cannot say.
 //!
+//! Literals may also say where in a UAL record they could matter ([`Interest::literals_in`],
+//! [`Interest::kind_literals_in`]: the fields a Sigma rule or an IOC reads). Where all of them
+//! do, a mail line is read narrowly *before* the gate, and only the values of those fields are
+//! looked at for them ([`NarrowCheck`]); the gate scans the other lines, and the mail lines
+//! where that check finds something.
+//!
 //! [`Prefilter::wants`] runs ASCII-case-insensitive Aho-Corasick automata over the line: a
 //! *gate* (plain literals, kind markers, and the kind literals of every kind small enough to
 //! fold in), then, for each kind with an automaton of its own whose markers the gate saw, that
@@ -40,10 +46,13 @@
 //! not reported as rejected. `records read = events + rejected + prefiltered` still holds.
 
 mod gate;
+mod narrow_check;
 
 use crate::event::LogKind;
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use gate::{Gate, Role, Seen};
+pub use narrow_check::NarrowCheck;
+use narrow_check::NarrowScope;
 use std::sync::OnceLock;
 
 /// What a run wants parsed. Build it from each detector's contribution, then [`compile`](Self::compile).
@@ -56,6 +65,10 @@ pub struct Interest {
     kinds: Vec<LogKind>,
     /// Literals that matter only in records of one kind.
     kind_literals: Vec<(LogKind, String)>,
+    /// The narrow literals as written, for [`NarrowCheck::hinted`].
+    narrow_hints: Vec<String>,
+    /// Where literals could matter in a UAL record read narrowly ([`NarrowCheck`]).
+    scope: NarrowScope,
 }
 
 impl Interest {
@@ -73,28 +86,90 @@ impl Interest {
     }
 
     /// Adds necessary literals: a line containing any of them (ASCII case-insensitively) is
-    /// wanted. An empty literal means every line.
+    /// wanted. An empty literal means every line. They could matter anywhere in a record
+    /// ([`literals_in`](Self::literals_in) says where, when that is known).
     pub fn literals<I, S>(&mut self, literals: I)
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        match lowered(literals) {
-            Some(lowered) => self.literals.extend(lowered),
+        self.gate_literals(literals);
+        self.scope = NarrowScope::Anywhere;
+    }
+
+    /// [`literals`](Self::literals) that matter, in a UAL record, only in the values of the
+    /// top-level fields `keys` (any ASCII case): a mail line read narrowly is looked at there
+    /// alone ([`NarrowCheck`]).
+    pub fn literals_in<I, S, K>(&mut self, literals: I, keys: &[K])
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        K: AsRef<str>,
+    {
+        if let Some(lowered) = self.gate_literals(literals) {
+            self.scope.add(&lowered, keys);
+        }
+    }
+
+    /// Adds literals to the gate; the lowered literals, or `None` where one is empty.
+    fn gate_literals<I, S>(&mut self, literals: I) -> Option<Vec<String>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let lowered = lowered(literals);
+        match &lowered {
+            Some(l) => self.literals.extend(l.iter().cloned()),
             None => self.everything = true,
         }
+        lowered
     }
 
     /// Adds necessary literals that matter only for records of log kind `kind`: a line holding
     /// one of them and one of the kind's markers is wanted. For the generic kind (no markers)
     /// they are plain [`literals`](Self::literals); an empty literal wants the whole kind.
+    /// Kind literals of the UAL could matter anywhere in a record
+    /// ([`kind_literals_in`](Self::kind_literals_in) says where, when that is known).
     pub fn kind_literals<I, S>(&mut self, kind: LogKind, literals: I)
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        if kind == LogKind::Ual {
+            self.scope = NarrowScope::Anywhere;
+        }
+        self.add_kind_literals(kind, literals);
+    }
+
+    /// [`kind_literals`](Self::kind_literals) that matter, in a record of their kind, only in
+    /// the values of the top-level fields `keys` (any ASCII case; see
+    /// [`literals_in`](Self::literals_in)).
+    pub fn kind_literals_in<I, S, K>(&mut self, kind: LogKind, literals: I, keys: &[K])
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        K: AsRef<str>,
+    {
+        let literals: Vec<String> = literals
+            .into_iter()
+            .map(|l| l.as_ref().to_ascii_lowercase())
+            .collect();
+        if kind == LogKind::Ual {
+            self.scope.add(&literals, keys);
+        }
+        self.add_kind_literals(kind, literals);
+    }
+
+    /// Adds kind literals to the gate. Those of the generic kind are plain literals there;
+    /// they never matter in a UAL record (a rule routed to the generic kind never meets one).
+    fn add_kind_literals<I, S>(&mut self, kind: LogKind, literals: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         if kind_markers(kind).is_none() {
-            return self.literals(literals);
+            self.gate_literals(literals);
+            return;
         }
         for l in literals {
             let l = l.as_ref();
@@ -115,20 +190,26 @@ impl Interest {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        match lowered(literals) {
+        let literals: Vec<String> = literals.into_iter().map(|l| l.as_ref().into()).collect();
+        match lowered(&literals) {
             Some(lowered) => self.narrow.extend(lowered),
             None => self.everything = true,
         }
+        self.narrow_hints.extend(literals);
     }
 
-    /// Wants every record that could be of log kind `kind`.
+    /// Wants every record that could be of log kind `kind`. Wanting UAL records whole means
+    /// no mail line is read narrowly before it is scanned whole.
     pub fn kind(&mut self, kind: LogKind) {
         match kind_markers(kind) {
             Some(markers) => {
                 if !self.kinds.contains(&kind) {
                     self.kinds.push(kind);
                 }
-                self.literals(markers.iter().copied());
+                if kind == LogKind::Ual {
+                    self.scope = NarrowScope::Anywhere;
+                }
+                self.gate_literals(markers.iter().copied());
             }
             None => self.everything = true,
         }
@@ -144,7 +225,9 @@ impl Interest {
         self.everything |= other.everything;
         self.literals.extend(other.literals);
         self.narrow.extend(other.narrow);
+        self.narrow_hints.extend(other.narrow_hints);
         self.kind_literals.extend(other.kind_literals);
+        self.scope.union(other.scope);
         for k in other.kinds {
             if !self.kinds.contains(&k) {
                 self.kinds.push(k);
@@ -237,6 +320,7 @@ impl Interest {
             roles,
             kinds,
             hazards: Hazards::new(),
+            narrow_check: NarrowCheck::new(&self.scope, &self.narrow_hints),
         })
     }
 }
@@ -353,6 +437,8 @@ pub struct Prefilter {
     /// The kinds whose literals have an automaton of their own.
     kinds: Vec<KindAutomaton>,
     hazards: Hazards,
+    /// Where a mail line read narrowly first is looked at; `None`: scan it whole first.
+    narrow_check: Option<NarrowCheck>,
 }
 
 /// A kind's literals (too many to fold into the gate) and their automaton, built the first time
@@ -457,6 +543,12 @@ impl Prefilter {
         } else {
             Want::Skip
         }
+    }
+
+    /// The check that lets a mail line be read narrowly before the gate scans it
+    /// ([`NarrowCheck`]); `None` where a literal could matter anywhere in a UAL record.
+    pub fn narrow_check(&self) -> Option<&NarrowCheck> {
+        self.narrow_check.as_ref()
     }
 
     /// How many literals the automata hold.

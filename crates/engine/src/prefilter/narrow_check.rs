@@ -1,0 +1,281 @@
+//! Reading a mail line narrowly without scanning it whole first: which literals could still
+//! matter in a UAL `MailItemsAccessed` or `UserLoggedIn` record, and in which of its fields.
+//!
+//! The gate ([`super::Prefilter::classify`]) scans every byte of a line for every literal of
+//! the run, and a mail line is read narrowly only when it holds none but the narrow ones. Yet
+//! once a line has been read narrowly as a UAL record, most of those literals cannot matter
+//! in it: the kind markers of other kinds and the witnesses of rules routed to other kinds do
+//! not apply to a UAL record, and a Sigma rule routed to the UAL, or an IOC, matches only
+//! through the values of the fields it reads. Each contributor says which top-level fields
+//! those are ([`super::Interest::literals_in`], [`super::Interest::kind_literals_in`]); one
+//! that cannot say (a keyword search, [`super::Interest::literals`]) leaves the run
+//! [`NarrowScope::Anywhere`], and every mail line is then scanned whole first, as before.
+//!
+//! So a line that shows a narrow literal as written ([`NarrowCheck::hinted`], exact bytes,
+//! one SIMD pass) is read narrowly first ([`crate::normalize::narrow::mail_read`] with this
+//! check): the values of the covered fields are parsed and their strings, numbers (in the
+//! string form Sigma tests) and keys looked at for the literals; a hit, a field covered but
+//! read only in part (`Folders`), or a hazard in a string (an escape a nested JSON text may
+//! still hold, a character that lower-cases to ASCII) gives the line back to the gate. The
+//! rest of the line is parsed and checked as before, not scanned.
+
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, packed, Anchored, MatchKind};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Where, in a UAL record read narrowly, the literals of a run could matter.
+#[derive(Debug, Clone)]
+pub(super) enum NarrowScope {
+    /// Only in the values of these top-level fields (ASCII-lowercased names).
+    Fields {
+        keys: BTreeSet<String>,
+        literals: Vec<String>,
+    },
+    /// Anywhere in the line (or UAL records are wanted whole): scan it whole first.
+    Anywhere,
+}
+
+impl Default for NarrowScope {
+    fn default() -> Self {
+        NarrowScope::Fields {
+            keys: BTreeSet::new(),
+            literals: Vec::new(),
+        }
+    }
+}
+
+impl NarrowScope {
+    /// Adds literals that matter only in the values of `keys`; an empty key set, or a key no
+    /// top-level name can be (`*`, a template), means anywhere.
+    pub(super) fn add<K: AsRef<str>>(&mut self, literals: &[String], keys: &[K]) {
+        let NarrowScope::Fields {
+            keys: mine,
+            literals: lits,
+        } = self
+        else {
+            return;
+        };
+        let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+        if keys.is_empty() || keys.iter().any(|k| k.contains(['*', '{'])) {
+            *self = NarrowScope::Anywhere;
+            return;
+        }
+        mine.extend(keys.iter().map(|k| k.to_ascii_lowercase()));
+        lits.extend(literals.iter().cloned());
+    }
+
+    /// Adds what `other` scopes.
+    pub(super) fn union(&mut self, other: NarrowScope) {
+        match other {
+            NarrowScope::Anywhere => *self = NarrowScope::Anywhere,
+            NarrowScope::Fields { keys, literals } => {
+                let keys: Vec<String> = keys.into_iter().collect();
+                if !keys.is_empty() {
+                    self.add(&literals, &keys);
+                }
+            }
+        }
+    }
+}
+
+/// A compiled [`NarrowScope`], with the narrow literals as written for the first look.
+#[derive(Debug)]
+pub struct NarrowCheck {
+    /// The narrow literals as written (`MailItemsAccessed`), exact bytes.
+    hints: packed::Searcher,
+    /// Covered top-level names, ASCII-lowercased, by length.
+    keys: Vec<Vec<Box<[u8]>>>,
+    /// The literals, ASCII-case-insensitively; `None` when there are none. Walked by hand
+    /// (see [`found`]): the values looked at are short, and a search's setup would cost more
+    /// than the walk.
+    literals: Option<dfa::DFA>,
+}
+
+impl NarrowCheck {
+    /// The check for `scope`, or `None` where every mail line must be scanned whole first.
+    pub(super) fn new(scope: &NarrowScope, hints: &[String]) -> Option<NarrowCheck> {
+        let NarrowScope::Fields { keys, literals } = scope else {
+            return None;
+        };
+        if hints.is_empty() {
+            return None;
+        }
+        let hints = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(hints)
+            .build()?;
+        let mut by_len: Vec<Vec<Box<[u8]>>> = Vec::new();
+        for k in keys {
+            if by_len.len() <= k.len() {
+                by_len.resize(k.len() + 1, Vec::new());
+            }
+            by_len[k.len()].push(k.as_bytes().into());
+        }
+        let literals = match literals.is_empty() {
+            true => None,
+            false => Some(
+                dfa::Builder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .prefilter(false)
+                    .build(literals)
+                    .ok()?,
+            ),
+        };
+        Some(NarrowCheck {
+            hints,
+            keys: by_len,
+            literals,
+        })
+    }
+
+    /// Whether the line shows a narrow literal as written: worth reading narrowly first.
+    pub fn hinted(&self, line: &[u8]) -> bool {
+        self.hints.find(line).is_some()
+    }
+
+    /// Whether a top-level field named `key` (any ASCII case) is one whose values are looked at.
+    pub fn covers(&self, key: &str) -> bool {
+        self.keys.get(key.len()).is_some_and(|same| {
+            same.iter().any(|k| {
+                k.iter()
+                    .zip(key.bytes())
+                    .all(|(a, b)| *a == b.to_ascii_lowercase())
+            })
+        })
+    }
+
+    /// Whether a value of a covered field could hold a literal: in the string form of one of
+    /// its scalars, in one of its keys, or behind a hazard of one of its strings.
+    pub fn hit(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => self.hit_text(s),
+            Value::Number(n) => self.hit_text(&n.to_string()),
+            Value::Bool(b) => self.hit_text(if *b { "true" } else { "false" }),
+            Value::Null => self.hit_text("null"),
+            Value::Array(items) => items.iter().any(|v| self.hit(v)),
+            Value::Object(map) => map.iter().any(|(k, v)| self.hit_text(k) || self.hit(v)),
+        }
+    }
+
+    fn hit_text(&self, s: &str) -> bool {
+        // A string may hold JSON text that normalization parses (`\u0063` is then `c`), and
+        // two characters lower-case to ASCII letters (`K`, `İ`): the literal could hide there.
+        let hazard = (s.contains('\\') && (s.contains("\\u") || s.contains("\\/")))
+            || (!s.is_ascii() && (s.contains('\u{212A}') || s.contains('\u{0130}')));
+        hazard
+            || self
+                .literals
+                .as_ref()
+                .is_some_and(|a| found(a, s.as_bytes()))
+    }
+}
+
+/// Whether one of the literals of `a` is in `text` (or the automaton cannot say).
+fn found(a: &dfa::DFA, text: &[u8]) -> bool {
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return true;
+    };
+    for &byte in text {
+        sid = a.next_state(Anchored::No, sid, byte);
+        if a.is_special(sid) && a.is_match(sid) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(literals: &[&str], keys: &[&str]) -> NarrowCheck {
+        let mut scope = NarrowScope::default();
+        let literals: Vec<String> = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
+        scope.add(&literals, keys);
+        NarrowCheck::new(&scope, &["MailItemsAccessed".to_string()]).expect("a check")
+    }
+
+    #[test]
+    fn covers_names_in_any_case() {
+        let c = check(&["new-inboxrule"], &["Operation", "ClientIP"]);
+        assert!(c.covers("operation") && c.covers("OPERATION") && c.covers("ClientIp"));
+        assert!(!c.covers("Operations") && !c.covers("Folders") && !c.covers(""));
+    }
+
+    #[test]
+    fn hits_literals_in_scalars_keys_and_hazards() {
+        let c = check(&["evil", "4242"], &["x"]);
+        assert!(c.hit(&json!("an EVIL app")));
+        assert!(c.hit(&json!([1, {"a": 4242}])));
+        assert!(c.hit(&json!({"EvilKey": 1})));
+        assert!(
+            c.hit(&json!("{\"a\":\"\\u0065vil\"}")),
+            "an escape inside nested JSON"
+        );
+        assert!(c.hit(&json!("\u{212A}")), "the Kelvin sign");
+        assert!(!c.hit(&json!({"a": ["good", 4241, true, null]})));
+        assert!(
+            !c.hit(&json!("C:\\temp")),
+            "a plain backslash hides nothing"
+        );
+    }
+
+    #[test]
+    fn hints_are_exact_bytes() {
+        let c = check(&[], &["x"]);
+        assert!(c.hinted(br#"{"Operation":"MailItemsAccessed"}"#));
+        assert!(!c.hinted(br#"{"Operation":"mailitemsaccessed"}"#));
+        assert!(!c.hit(&json!("anything")), "no literals: nothing hits");
+    }
+
+    /// What leaves a run without a check: a literal that could matter anywhere, or UAL
+    /// records wanted whole. Other kinds' literals and markers do not.
+    #[test]
+    fn interests_that_leave_no_check() {
+        use super::super::Interest;
+        use crate::event::LogKind;
+        let compiled = |add: &dyn Fn(&mut Interest)| {
+            let mut i = Interest::nothing();
+            i.narrow_literals(["MailItemsAccessed"]);
+            add(&mut i);
+            i.compile().expect("a prefilter").narrow_check().is_some()
+        };
+        assert!(compiled(&|_| {}));
+        assert!(compiled(&|i| i.literals_in(["x1"], &["ClientIP"])));
+        assert!(compiled(&|i| i.kind_literals_in(
+            LogKind::Ual,
+            ["x1"],
+            &["Operation"]
+        )));
+        assert!(compiled(&|i| i.kind_literals(LogKind::EntraSignIn, ["x1"])));
+        assert!(compiled(&|i| i.kind_literals(LogKind::Generic, ["x1"])));
+        assert!(compiled(&|i| i.kind(LogKind::EntraSignIn)));
+        assert!(!compiled(&|i| i.literals(["x1"])));
+        assert!(!compiled(&|i| i.kind_literals(LogKind::Ual, ["x1"])));
+        assert!(!compiled(&|i| i.kind(LogKind::Ual)));
+        assert!(!compiled(&|i| i.kind_literals_in(
+            LogKind::Ual,
+            [""],
+            &["Operation"]
+        )));
+        assert!(!compiled(&|i| i.literals_in(["x1"], &[] as &[&str])));
+    }
+
+    #[test]
+    fn an_unscoped_contribution_means_anywhere() {
+        let mut scope = NarrowScope::default();
+        scope.add(&["a".to_string()], &["x"]);
+        let mut other = NarrowScope::default();
+        other.add::<&str>(&["b".to_string()], &[]);
+        scope.union(other);
+        assert!(matches!(scope, NarrowScope::Anywhere));
+        let mut templated = NarrowScope::default();
+        templated.add(&["a".to_string()], &["Event.{field}"]);
+        assert!(matches!(templated, NarrowScope::Anywhere));
+        assert!(NarrowCheck::new(&scope, &["MailItemsAccessed".to_string()]).is_none());
+    }
+}
