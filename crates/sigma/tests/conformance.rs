@@ -177,6 +177,36 @@ fn witnesses_are_sound_on_regression_samples() {
     assert!(checked.get() > 150, "only {} witness checks", checked.get());
 }
 
+/// The fields of a rule hold its witnesses: for every regression event a rule matches through
+/// the built-in mapping, one witness is in the value of one of the fields the rule reads
+/// (`Rule::fields`), as the mapped view gives it.
+#[test]
+fn fields_hold_the_witnesses_on_regression_samples() {
+    let (set, _) = corpus();
+    let mapping = Mapping::builtin();
+    let checked = std::cell::Cell::new(0);
+    regression_suite(&set, &|rule, ev| {
+        let view = mapping.view("windows", ev);
+        let fires = rule.matches(&view);
+        if let (true, Some(w), Some(fields)) = (fires, rule.witnesses(), rule.fields()) {
+            let texts: Vec<String> = fields
+                .iter()
+                .filter_map(|f| view.field(f))
+                .map(|v| v.to_string().to_ascii_lowercase())
+                .collect();
+            assert!(
+                w.iter()
+                    .any(|x| texts.iter().any(|t| t.contains(x.as_str()))),
+                "rule {}: none of {w:?} in its fields {fields:?} of its matching sample",
+                rule.id()
+            );
+            checked.set(checked.get() + 1);
+        }
+        fires
+    });
+    assert!(checked.get() > 150, "only {} checks", checked.get());
+}
+
 /// The hot-path API `hunt` uses: a [`Router`] checks each distinct route once per event, and an
 /// [`IndexedEvent`] resolves fields with one hash probe.
 #[test]

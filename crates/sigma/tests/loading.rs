@@ -125,3 +125,23 @@ fn rule_set_mapping_and_router_are_thread_safe() {
     shared::<Config>();
     shared::<stormwatch_sigma::LoadError>();
 }
+
+/// `Rule::fields`: every field a detection tests or compares with, sorted; none known for a
+/// keyword search.
+#[test]
+fn fields_a_rule_reads() {
+    let rule = |detection: &str| {
+        let text = format!("title: t\nlogsource: {{product: m365}}\ndetection:\n{detection}");
+        let (set, errors) = load(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        set.rules()[0].fields().map(|f| f.join(","))
+    };
+    assert_eq!(
+        rule("  a: {Operation: x, Payload|contains: y}\n  b: {ClientIP|fieldref: UserId}\n  filter: {Workload: z}\n  condition: a and b and not filter\n"),
+        Some("ClientIP,Operation,Payload,UserId,Workload".into())
+    );
+    assert_eq!(
+        rule("  k: [evil]\n  s: {A: 1}\n  condition: k or s\n"),
+        None
+    );
+}
