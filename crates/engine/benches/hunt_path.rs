@@ -1,8 +1,8 @@
 //! Microbenchmarks of hunt's hot path, so regressions show in review: the witness prefilter
 //! over raw lines, the decoder (framing + normalization of JSON lines), mail reads read whole
-//! and narrowly ([`narrow`]), Sigma matching (fast routed/indexed path against the plain path)
-//! with the SigmaHQ cloud rules, and loading the whole SigmaHQ tree, when `../shared/sigma` is
-//! present.
+//! and narrowly ([`narrow`]), after the gate's scan or checked first, Sigma matching (fast
+//! routed/indexed path against the plain path) with the SigmaHQ cloud rules, and loading the
+//! whole SigmaHQ tree, when `../shared/sigma` is present.
 //!
 //! Input: 2,000 records of the scenario generator (seed 11). Run:
 //! `cargo bench -p stormwatch-engine --bench hunt_path`.
@@ -123,6 +123,27 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             mail.iter()
                 .filter_map(|l| narrow::mail_read(black_box(l), origin()))
+                .count()
+        })
+    });
+    // What hunt does per mail line with the cloud rules and the built-ins: the gate's scan
+    // and the narrow reading, or (with the prefilter's narrow check) the reading first,
+    // looking at the covered fields only.
+    g.bench_function("gate+narrow", |b| {
+        b.iter(|| {
+            mail.iter()
+                .filter(|l| prefilter.classify(black_box(l)) == Want::Narrow)
+                .filter_map(|l| narrow::mail_read(l, origin()))
+                .count()
+        })
+    });
+    let check = prefilter.narrow_check();
+    assert!(check.is_some(), "the cloud rules and the built-ins leave a check");
+    g.bench_function("checked", |b| {
+        b.iter(|| {
+            mail.iter()
+                .filter(|l| check.is_some_and(|c| c.hinted(black_box(l))))
+                .filter_map(|l| narrow::mail_read_checked(l, origin(), check))
                 .count()
         })
     });
