@@ -138,7 +138,10 @@ fn benches(c: &mut Criterion) {
         })
     });
     let check = prefilter.narrow_check();
-    assert!(check.is_some(), "the cloud rules and the built-ins leave a check");
+    assert!(
+        check.is_some(),
+        "the cloud rules and the built-ins leave a check"
+    );
     g.bench_function("checked", |b| {
         b.iter(|| {
             mail.iter()
