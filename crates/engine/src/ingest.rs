@@ -9,7 +9,9 @@
 //! counted as read and as prefiltered without being parsed: then
 //! `records read = events + rejected + prefiltered`. Lines it finds wanted only by the mail
 //! analysis are read narrowly ([`crate::normalize::narrow`]) and handed to
-//! [`Sink::mail_read`] where [`IngestOptions::narrow`] asks for it; they count as events.
+//! [`Sink::mail_read`] where [`IngestOptions::narrow`] asks for it; they count as events. With
+//! the prefilter's [`crate::prefilter::NarrowCheck`], mail lines are read narrowly before the
+//! prefilter scans them, and only those the check gives back are scanned.
 
 use crate::decode::chunks::{Chunk, ChunkReader};
 use crate::decode::json::frame_line;
