@@ -356,7 +356,7 @@ fn text_fields(e: &Event) -> impl Iterator<Item = &str> {
 }
 
 /// The top-level fields of a UAL record [`matches`] reads for an indicator of this value:
-/// those the user, the address or the app ids come from, those of [`TEXT_FIELDS`], `uri`.
+/// those the user, the address or the app ids come from, those of `TEXT_FIELDS`, `uri`.
 pub fn ual_keys(value: &IndicatorValue) -> Vec<&'static str> {
     let from = |which| identity_sources(LogKind::Ual, which);
     let text = TEXT_FIELDS.iter().filter_map(|p| p.split('/').nth(1));

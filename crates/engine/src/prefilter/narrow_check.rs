@@ -79,7 +79,8 @@ impl NarrowScope {
     }
 }
 
-/// A compiled [`NarrowScope`], with the narrow literals as written for the first look.
+/// A compiled `NarrowScope`: where in a UAL record the run's literals could matter, with the
+/// narrow literals as written for the first look.
 #[derive(Debug)]
 pub struct NarrowCheck {
     /// The narrow literals as written (`MailItemsAccessed`), exact bytes.
