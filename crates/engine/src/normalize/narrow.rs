@@ -303,31 +303,30 @@ impl<'de> Visitor<'de> for NarrowRecord<'_> {
             places: [0; NAMES.len()],
         };
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            let at = slot(&key);
-            let role = at.map(|at| NAMES[at].1);
-            if matches!(role, Some(Role::GiveUp)) {
-                return Err(A::Error::custom("read this record whole"));
-            }
-            let looked_at = match self.check.filter(|c| c.covers(&key)) {
-                Some(check) => {
-                    let value = map.next_value::<Value>()?;
-                    if check.hit(&value) || matches!(role, Some(Role::Folders)) {
-                        return Err(A::Error::custom("a literal may be here: scan the line"));
-                    }
-                    Some(value)
+            let named = slot(&key).map(|at| (at, NAMES[at].1));
+            let scan = || A::Error::custom("a literal may be here: scan the line");
+            let value = match (named, self.check.filter(|c| c.covers(&key))) {
+                (Some((_, Role::GiveUp)), _) => {
+                    return Err(A::Error::custom("read this record whole"))
                 }
-                None => None,
-            };
-            let (value, at) = match (looked_at, role, at) {
-                (Some(value), Some(_), Some(at)) => (value, at),
-                (Some(_), ..) => continue,
-                (None, Some(Role::Keep), Some(at)) => (map.next_value::<Value>()?, at),
-                (None, Some(Role::Folders), Some(at)) => (map.next_value_seed(Folders)?, at),
-                (None, ..) => {
+                // Kept here only in part: its values cannot be looked at.
+                (Some((_, Role::Folders)), Some(_)) => return Err(scan()),
+                (_, Some(check)) => {
+                    let value = map.next_value::<Value>()?;
+                    if check.hit(&value) {
+                        return Err(scan());
+                    }
+                    value
+                }
+                (Some((_, Role::Keep)), None) => map.next_value::<Value>()?,
+                (Some((_, Role::Folders)), None) => map.next_value_seed(Folders)?,
+                (None, None) => {
                     map.next_value_seed(Checked)?;
                     continue;
                 }
             };
+            // A covered field that is not kept has been looked at; that is all.
+            let Some((at, _)) = named else { continue };
             if record.places[at] != 0 {
                 return Err(A::Error::custom(
                     "a field named twice: read this record whole",

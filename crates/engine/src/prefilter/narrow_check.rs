@@ -19,8 +19,9 @@
 //! still hold, a character that lower-cases to ASCII) gives the line back to the gate. The
 //! rest of the line is parsed and checked as before, not scanned.
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa, packed, Anchored, MatchKind};
+use super::gate::{Gate, Role};
+use super::DFA_LITERALS;
+use aho_corasick::packed;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -67,13 +68,18 @@ impl NarrowScope {
 
     /// Adds what `other` scopes.
     pub(super) fn union(&mut self, other: NarrowScope) {
-        match other {
-            NarrowScope::Anywhere => *self = NarrowScope::Anywhere,
-            NarrowScope::Fields { keys, literals } => {
-                let keys: Vec<String> = keys.into_iter().collect();
-                if !keys.is_empty() {
-                    self.add(&literals, &keys);
-                }
+        match (&mut *self, other) {
+            (NarrowScope::Anywhere, _) => {}
+            (_, NarrowScope::Anywhere) => *self = NarrowScope::Anywhere,
+            (
+                NarrowScope::Fields { keys, literals },
+                NarrowScope::Fields {
+                    keys: more_keys,
+                    literals: more,
+                },
+            ) => {
+                keys.extend(more_keys);
+                literals.extend(more);
             }
         }
     }
@@ -87,10 +93,10 @@ pub struct NarrowCheck {
     hints: packed::Searcher,
     /// Covered top-level names, ASCII-lowercased, by length.
     keys: Vec<Vec<Box<[u8]>>>,
-    /// The literals, ASCII-case-insensitively; `None` when there are none. Walked by hand
-    /// (see [`found`]): the values looked at are short, and a search's setup would cost more
-    /// than the walk.
-    literals: Option<dfa::DFA>,
+    /// The literals, ASCII-case-insensitively, in an automaton walked by hand like the gate's
+    /// (the values looked at are short: a search's set-up would cost more than the walk), each
+    /// meaning "found"; `None` when there are none.
+    literals: Option<(Gate, Vec<Role>)>,
 }
 
 impl NarrowCheck {
@@ -116,14 +122,16 @@ impl NarrowCheck {
         }
         let literals = match literals.is_empty() {
             true => None,
-            false => Some(
-                dfa::Builder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(literals)
-                    .ok()?,
-            ),
+            false => {
+                let found = Role {
+                    any: true,
+                    ..Role::default()
+                };
+                Some((
+                    Gate::new(literals, DFA_LITERALS)?,
+                    vec![found; literals.len()],
+                ))
+            }
         };
         Some(NarrowCheck {
             hints,
@@ -170,22 +178,8 @@ impl NarrowCheck {
             || self
                 .literals
                 .as_ref()
-                .is_some_and(|a| found(a, s.as_bytes()))
+                .is_some_and(|(gate, roles)| gate.scan(roles, [s.as_bytes()])[0].whole)
     }
-}
-
-/// Whether one of the literals of `a` is in `text` (or the automaton cannot say).
-fn found(a: &dfa::DFA, text: &[u8]) -> bool {
-    let Ok(mut sid) = a.start_state(Anchored::No) else {
-        return true;
-    };
-    for &byte in text {
-        sid = a.next_state(Anchored::No, sid, byte);
-        if a.is_special(sid) && a.is_match(sid) {
-            return true;
-        }
-    }
-    false
 }
 
 #[cfg(test)]
