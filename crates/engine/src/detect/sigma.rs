@@ -7,7 +7,7 @@
 //! detections listing the contributing records' ids.
 //!
 //! The fast path ([`SigmaDetector::new`]) indexes each event once for its kind
-//! ([`Mapping::index`], with the lenient lookups of [`SigmaView`] behind it) and asks a
+//! ([`Mapping::index`], with the lenient lookups of `SigmaView` behind it) and asks a
 //! [`Router`] for the rules whose route accepts it, checking each distinct route once. The
 //! plain path ([`SigmaDetector::plain`]) resolves every field through the mapping per lookup and
 //! tests every rule of the kind; it is kept as the reference the fast path is tested against

@@ -10,7 +10,7 @@
 //!
 //! So the line is deserialized into one slot per top-level name that unwrapping, kind
 //! recognition, the UAL core-field candidates, [`MailFields`] and [`succeeded`] look up
-//! ([`NAMES`], any ASCII case); `Folders` keeps only how many items each folder lists. Every
+//! (`NAMES`, any ASCII case); `Folders` keeps only how many items each folder lists. Every
 //! other value is still parsed and checked — strings as UTF-8, numbers in range, nesting within
 //! serde_json's limit — but not kept, so a line is accepted here exactly when a whole parse
 //! accepts it. The kept values are normalized entry by entry as a whole record's are
