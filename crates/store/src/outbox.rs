@@ -17,7 +17,7 @@
 //! a receiver can drop the repeat.
 //!
 //! The SQL here is written once with `?N` placeholders and shared by both backends (PostgreSQL
-//! gets `$N` through [`pg_placeholders`]); the tables' DDL differs and lives in each backend's
+//! gets `$N` through `pg_placeholders`); the tables' DDL differs and lives in each backend's
 //! migrations.
 
 use crate::{Incident, Result, Scope};

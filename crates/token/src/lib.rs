@@ -2,7 +2,7 @@
 //!
 //! Storm-0558 happened because a token validator asked "is the `kid` in the published key set
 //! and does the signature verify?" instead of "may *this* key sign for *this* issuer and
-//! tenant?". This crate asks the second question. [`verify`] runs the checks of DESIGN.md
+//! tenant?". This crate asks the second question. [`verify()`] runs the checks of DESIGN.md
 //! "Token verdict" in their contract order and returns a [`Verdict`] whose [`Reason`] is the
 //! first failing check — never an error, never a panic, whatever the input.
 //!
