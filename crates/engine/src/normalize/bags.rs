@@ -34,9 +34,7 @@ pub fn normalize_object(map: &mut Map<String, Value>) {
 pub fn normalize_entry(key: &str, value: &mut Value) {
     parse_embedded(value);
     if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
-        if let Some(folded) = fold(value) {
-            *value = folded;
-        }
+        fold(value);
     }
 }
 
@@ -95,37 +93,38 @@ pub fn powershell_object(t: &str) -> Option<Value> {
     (!map.is_empty()).then_some(Value::Object(map))
 }
 
-/// Folds a Name/Value bag into an object keyed by name; `None` if `value` is not one.
-pub fn fold(value: &Value) -> Option<Value> {
+/// Folds a Name/Value bag into an object keyed by name, in place, moving its names and values
+/// (no copies: this runs on every bag of every record); whether `value` was one (anything else
+/// is left as it was).
+pub fn fold(value: &mut Value) -> bool {
     let Value::Array(items) = value else {
-        return None;
+        return false;
     };
-    if items.is_empty() {
-        return None;
+    if items.is_empty() || !items.iter().all(|item| named(item).is_some()) {
+        return false;
     }
     let mut out = Map::new();
     let mut repeated: Vec<String> = Vec::new();
-    for item in items {
+    for item in std::mem::take(items) {
         let Value::Object(entry) = item else {
-            return None;
+            continue; // every item is a named object (above)
         };
-        let (name_key, name) = entry.iter().find(|(k, v)| {
-            (k.eq_ignore_ascii_case("name") || k.eq_ignore_ascii_case("key")) && v.is_string()
-        })?;
-        let name = name.as_str()?.to_string();
-        let rest: Map<String, Value> = entry
-            .iter()
-            .filter(|(k, _)| *k != name_key)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // The first name (or key) that holds a string names the entry; the rest is its value.
+        let mut name = None;
+        let mut rest = Vec::with_capacity(entry.len().saturating_sub(1));
+        for (k, v) in entry {
+            match v {
+                Value::String(s) if name.is_none() && is_name_key(&k) => name = Some(s),
+                v => rest.push((k, v)),
+            }
+        }
+        let Some(name) = name else { continue };
         let folded = match rest.len() {
             0 => Value::Null,
-            1 if rest.keys().all(|k| k.eq_ignore_ascii_case("value")) => rest
-                .into_iter()
-                .next()
-                .map(|(_, v)| v)
-                .unwrap_or(Value::Null),
-            _ => Value::Object(rest),
+            1 if rest[0].0.eq_ignore_ascii_case("value") => {
+                rest.pop().map_or(Value::Null, |(_, v)| v)
+            }
+            _ => Value::Object(rest.into_iter().collect()),
         };
         match out.get_mut(&name) {
             None => {
@@ -144,7 +143,22 @@ pub fn fold(value: &Value) -> Option<Value> {
             }
         }
     }
-    Some(Value::Object(out))
+    *value = Value::Object(out);
+    true
+}
+
+fn is_name_key(k: &str) -> bool {
+    k.eq_ignore_ascii_case("name") || k.eq_ignore_ascii_case("key")
+}
+
+/// The name of a bag entry: an object's first `Name` (or `Key`, any case) holding a string.
+fn named(item: &Value) -> Option<&str> {
+    let Value::Object(entry) = item else {
+        return None;
+    };
+    entry
+        .iter()
+        .find_map(|(k, v)| v.as_str().filter(|_| is_name_key(k)))
 }
 
 #[cfg(test)]
@@ -152,11 +166,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The folded bag, or `None` where `v` is not one (and was left as it was).
+    fn fold(mut v: Value) -> Option<Value> {
+        let before = v.clone();
+        let folded = super::fold(&mut v);
+        assert!(
+            folded || v == before,
+            "a value that is not a bag is left alone"
+        );
+        folded.then_some(v)
+    }
+
     #[test]
     fn folds_either_key_order() {
         let v = json!([{"Value":"Bind","Name":"MailAccessType"},{"Name":"IsThrottled","Value":"False"}]);
         assert_eq!(
-            fold(&v),
+            fold(v),
             Some(json!({"MailAccessType":"Bind","IsThrottled":"False"}))
         );
     }
@@ -165,24 +190,50 @@ mod tests {
     fn folds_modified_properties_and_key_value() {
         let v = json!([{"Name":"Rule","NewValue":"a","OldValue":""}]);
         assert_eq!(
-            fold(&v),
+            fold(v),
             Some(json!({"Rule":{"NewValue":"a","OldValue":""}}))
         );
         let v = json!([{"key":"Is CAE Token","value":"False"}]);
-        assert_eq!(fold(&v), Some(json!({"Is CAE Token":"False"})));
+        assert_eq!(fold(v), Some(json!({"Is CAE Token":"False"})));
     }
 
     #[test]
     fn leaves_non_bags_alone() {
-        assert_eq!(fold(&json!(["a", "b"])), None);
-        assert_eq!(fold(&json!([{"Value":"x"}])), None);
-        assert_eq!(fold(&json!([])), None);
+        assert_eq!(fold(json!(["a", "b"])), None);
+        assert_eq!(fold(json!([{"Value":"x"}])), None);
+        assert_eq!(fold(json!([])), None);
+    }
+
+    #[test]
+    fn names_values_and_the_rest_of_an_entry() {
+        // The first name-like key holding a string names the entry, in any case; a name-like
+        // key holding something else stays in the rest.
+        let v = json!([{"Name":7,"KEY":"K","value":"v"},{"NAME":"Only"},{"Name":"R","b":1,"a":2}]);
+        assert_eq!(
+            fold(v),
+            Some(json!({"K":{"Name":7,"value":"v"},"Only":null,"R":{"b":1,"a":2}}))
+        );
+        let order = fold(json!([{"Name":"R","b":1,"a":2}])).expect("a bag");
+        let keys: Vec<&String> = order["R"].as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["b", "a"], "the rest keeps its order");
+        assert_eq!(
+            fold(json!([{"Name":"A","Value":"1"},{"Value":"2","Name":"A"}])),
+            Some(json!({"A":["1","2"]}))
+        );
+        // One entry that is not a named object: the list is left as it was.
+        for v in [
+            json!([{"Name":"A","Value":"1"},"x"]),
+            json!([{"Name":"A","Value":"1"},{"Name":1,"Value":"2"}]),
+            json!({"Name":"A","Value":"1"}),
+        ] {
+            assert_eq!(fold(v), None);
+        }
     }
 
     #[test]
     fn keeps_every_value_of_a_repeated_name() {
         let v = json!([{"Name":"A","Value":"1"},{"Name":"A","Value":"2"},{"Name":"A","Value":"3"}]);
-        assert_eq!(fold(&v), Some(json!({"A":["1","2","3"]})));
+        assert_eq!(fold(v), Some(json!({"A":["1","2","3"]})));
     }
 
     #[test]
