@@ -10,7 +10,7 @@
 //!
 //! So the line is deserialized into one slot per top-level name that unwrapping, kind
 //! recognition, the UAL core-field candidates, [`MailFields`] and [`succeeded`] look up
-//! (`NAMES`, any ASCII case); `Folders` keeps only how many items each folder lists. Every
+//! (`NAMES`, any ASCII case); `Folders` keeps only how many items its folders list. Every
 //! other value is still parsed and checked — strings as UTF-8, numbers in range, nesting within
 //! serde_json's limit — but not kept, so a line is accepted here exactly when a whole parse
 //! accepts it. The kept values are normalized entry by entry as a whole record's are
@@ -77,7 +77,7 @@ pub fn mail_read_checked(
 enum Role {
     /// Kept as a `Value`.
     Keep,
-    /// `Folders`: kept as the item counts of its folders ([`Folders`]).
+    /// `Folders`: kept as the count of its folders' items ([`Folders`]).
     Folders,
     /// A wrapper or envelope: the line is read whole.
     GiveUp,
@@ -398,8 +398,9 @@ impl<'de> Visitor<'de> for Checked {
     }
 }
 
-/// `Folders`, as the mail analysis counts it: a list becomes a list of [`Folder`]s; a string
-/// stays (normalization may parse JSON held in it); anything else, which holds no countable
+/// `Folders`, as the mail analysis counts it: a list becomes one folder listing as many items
+/// as all its object folders do (the mail analysis only sums them), and its strings, which
+/// normalization may parse as JSON; a string stays; anything else, which holds no countable
 /// items, becomes null.
 struct Folders;
 
@@ -409,9 +410,18 @@ impl<'de> Visitor<'de> for Folders {
     type Value = Value;
     any_value_visitor!(scalars Value, Value::Null);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut folders = Vec::new();
+        let (mut items, mut folders) = (0, Vec::new());
         while let Some(folder) = seq.next_element_seed(Folder)? {
-            folders.push(folder);
+            match folder {
+                FolderRead::Items(n) => items += n,
+                FolderRead::Text(s) => folders.push(Value::String(s)),
+                FolderRead::Nothing => {}
+            }
+        }
+        if items > 0 {
+            let mut folder = Map::new();
+            folder.insert("FolderItems".into(), Value::Array(vec![Value::Null; items]));
+            folders.push(Value::Object(folder));
         }
         Ok(Value::Array(folders))
     }
@@ -423,16 +433,25 @@ impl<'de> Visitor<'de> for Folders {
     }
 }
 
-/// One element of `Folders`: an object keeps only its (last) `FolderItems` list, as a list of
-/// as many nulls as it had items; a string stays; anything else becomes null.
+/// One element of `Folders`, as counted ([`Folder`]).
+enum FolderRead {
+    /// An object: the items its (last) `FolderItems` list holds, if that is a list.
+    Items(usize),
+    /// A string.
+    Text(String),
+    /// Anything else: no items.
+    Nothing,
+}
+
+/// One element of `Folders` ([`FolderRead`]).
 struct Folder;
 
-any_value_visitor!(Folder, Value);
+any_value_visitor!(Folder, FolderRead);
 
 impl<'de> Visitor<'de> for Folder {
-    type Value = Value;
-    any_value_visitor!(scalars Value, Value::Null);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    type Value = FolderRead;
+    any_value_visitor!(scalars FolderRead, FolderRead::Nothing);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FolderRead, A::Error> {
         let mut items = None;
         while let Some(Key(key)) = map.next_key::<Key>()? {
             if key == "FolderItems" {
@@ -441,17 +460,13 @@ impl<'de> Visitor<'de> for Folder {
                 map.next_value_seed(Checked)?;
             }
         }
-        let mut folder = Map::new();
-        if let Some(n) = items {
-            folder.insert("FolderItems".into(), Value::Array(vec![Value::Null; n]));
-        }
-        Ok(Value::Object(folder))
+        Ok(FolderRead::Items(items.unwrap_or(0)))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+    fn visit_str<E>(self, s: &str) -> Result<FolderRead, E> {
+        Ok(FolderRead::Text(s.to_owned()))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        Checked.visit_seq(seq).map(|()| Value::Null)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FolderRead, A::Error> {
+        Checked.visit_seq(seq).map(|()| FolderRead::Nothing)
     }
 }
 
