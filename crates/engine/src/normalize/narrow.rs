@@ -626,6 +626,18 @@ mod tests {
             MAIL.replace("\"Folders\":[", "\"Folders\":\"[{\\\"FolderItems\\\":[1,2,3,4,5,6,7,8,9]}]\",\"F\":["),
             MAIL.replace("\"Folders\":[", "\"Folders\":{\"FolderItems\":[1]},\"F\":["),
             MAIL.replace("\"Folders\":[", "\"Folders\":true,\"F\":["),
+            // Bags in every shape: not all named, a key twice, a name twice, more than a
+            // value, empty, an object, a string element among named ones.
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[7,"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Value\":\"x\"},"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Name\":\"IsThrottled\",\"Value\":\"False\",\"Value\":\"True\"},"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Bind\"},"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"NAME\":\"IsThrottled\",\"value\":\"True\",\"Old\":1},"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"key\":7,\"Name\":\"IsThrottled\",\"Value\":\"True\"},"),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[\"@{Name=IsThrottled; Value=False}\","),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[],\"X\":["),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":{\"MailAccessType\":\"Sync\"},\"X\":["),
+            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":1.5e3,\"X\":["),
             // Bags as JSON text and PowerShell text.
             MAIL.replace(
                 "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Sync\"},{\"Name\":\"IsThrottled\",\"Value\":\"True\"}]",
