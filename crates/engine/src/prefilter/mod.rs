@@ -150,35 +150,35 @@ impl Interest {
         S: AsRef<str>,
         K: AsRef<str>,
     {
-        let literals: Vec<String> = literals
-            .into_iter()
-            .map(|l| l.as_ref().to_ascii_lowercase())
-            .collect();
+        let added = self.add_kind_literals(kind, literals);
         if kind == LogKind::Ual {
-            self.scope.add(&literals, keys);
+            self.scope.add(&added, keys);
         }
-        self.add_kind_literals(kind, literals);
     }
 
-    /// Adds kind literals to the gate. Those of the generic kind are plain literals there;
-    /// they never matter in a UAL record (a rule routed to the generic kind never meets one).
-    fn add_kind_literals<I, S>(&mut self, kind: LogKind, literals: I)
+    /// Adds kind literals to the gate; the non-empty ones, ASCII-lowercased. Those of the
+    /// generic kind are plain literals there; they never matter in a UAL record (a rule routed
+    /// to the generic kind never meets one). An empty one wants the whole kind.
+    fn add_kind_literals<I, S>(&mut self, kind: LogKind, literals: I) -> Vec<String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         if kind_markers(kind).is_none() {
-            self.gate_literals(literals);
-            return;
+            return self.gate_literals(literals).unwrap_or_default();
         }
+        let mut added = Vec::new();
         for l in literals {
             let l = l.as_ref();
             if l.is_empty() {
                 self.kind(kind);
             } else {
-                self.kind_literals.push((kind, l.to_ascii_lowercase()));
+                let l = l.to_ascii_lowercase();
+                self.kind_literals.push((kind, l.clone()));
+                added.push(l);
             }
         }
+        added
     }
 
     /// Adds narrow literals: a line containing one of them (ASCII case-insensitively) and
@@ -392,8 +392,15 @@ pub fn kind_markers(kind: LogKind) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Byte patterns that make a raw scan unsound for a line (see the module notes), looked for in
-/// one pass (aho-corasick's packed SIMD searcher, exact bytes).
+/// Text behind which a literal can hide from a raw ASCII scan: JSON escapes that decode to
+/// characters a literal may hold (`\u0063` is `c`), and the two characters that lower-case to
+/// ASCII letters (Kelvin `K`, `İ`). Both the gate ([`Hazards`]) and the narrow check (in the
+/// values of covered fields, [`NarrowCheck`]) look for them.
+const TEXT_HAZARDS: [&str; 4] = ["\\u", "\\/", "\u{212A}", "\u{0130}"];
+
+/// Byte patterns that make a raw scan unsound for a line (see the module notes): the
+/// [`TEXT_HAZARDS`] and envelope keys, looked for in one pass (aho-corasick's packed SIMD
+/// searcher, exact bytes).
 #[derive(Debug)]
 struct Hazards {
     searcher: Option<packed::Searcher>,
@@ -401,20 +408,13 @@ struct Hazards {
 
 impl Hazards {
     fn new() -> Hazards {
-        let patterns: [&'static [u8]; 7] = [
-            b"\\u",
-            b"\\/",
-            "\u{212A}".as_bytes(),
-            "\u{0130}".as_bytes(),
-            b"\"records\"",
-            b"\"value\"",
-            b"\"events\"",
-        ];
+        let envelopes: [&'static [u8]; 3] = [b"\"records\"", b"\"value\"", b"\"events\""];
+        let text = TEXT_HAZARDS.iter().map(|h| h.as_bytes());
         Hazards {
             searcher: packed::Config::new()
                 .match_kind(packed::MatchKind::LeftmostFirst)
                 .builder()
-                .extend(patterns)
+                .extend(text.chain(envelopes))
                 .build(),
         }
     }

@@ -20,7 +20,7 @@
 //! rest of the line is parsed and checked as before, not scanned.
 
 use super::gate::{Gate, Role};
-use super::DFA_LITERALS;
+use super::{DFA_LITERALS, TEXT_HAZARDS};
 use aho_corasick::packed;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -170,10 +170,11 @@ impl NarrowCheck {
     }
 
     fn hit_text(&self, s: &str) -> bool {
-        // A string may hold JSON text that normalization parses (`\u0063` is then `c`), and
-        // two characters lower-case to ASCII letters (`K`, `İ`): the literal could hide there.
-        let hazard = (s.contains('\\') && (s.contains("\\u") || s.contains("\\/")))
-            || (!s.is_ascii() && (s.contains('\u{212A}') || s.contains('\u{0130}')));
+        // A string may hold JSON text that normalization parses, or a character that
+        // lower-cases to an ASCII letter: the literal could hide there. Every hazard holds a
+        // backslash or a non-ASCII character, so most strings are passed over at once.
+        let hazard =
+            (s.contains('\\') || !s.is_ascii()) && TEXT_HAZARDS.iter().any(|h| s.contains(h));
         hazard
             || self
                 .literals
