@@ -4,7 +4,7 @@
 //! ([`crate::normalize::narrow`]) builds the same from a raw line, and both must agree.
 
 use crate::event::{CoreFields, Event, Origin};
-use crate::normalize::lookup::Fields;
+use crate::normalize::lookup::{Fields, JsonView};
 use serde_json::Value;
 
 /// What the mail analysis reads of a `MailItemsAccessed` record besides its core fields (and
@@ -27,7 +27,12 @@ pub struct MailFields {
 impl MailFields {
     /// The fields of a normalized record (exact names, as the record was normalized).
     pub fn of<F: Fields + ?Sized>(record: &F) -> MailFields {
-        let text = |name| record.exact(name).and_then(Value::as_str).map(String::from);
+        let text = |name| {
+            record
+                .exact(name)
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        };
         MailFields {
             owner: text("MailboxOwnerUPN"),
             client_info: text("ClientInfoString"),
@@ -107,12 +112,12 @@ fn operation_property<'a, F: Fields + ?Sized>(record: &'a F, name: &str) -> Opti
 fn items<F: Fields + ?Sized>(record: &F) -> u32 {
     let listed: usize = record
         .exact("Folders")
-        .and_then(Value::as_array)
+        .and_then(|v| v.as_array())
         .map(|folders| {
             folders
                 .iter()
-                .filter_map(|f| f.get("FolderItems").and_then(Value::as_array))
-                .map(Vec::len)
+                .filter_map(|f| f.get("FolderItems").and_then(|v| v.as_array()))
+                .map(<[_]>::len)
                 .sum()
         })
         .unwrap_or(0);

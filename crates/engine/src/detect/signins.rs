@@ -14,10 +14,9 @@
 //! is 8 bytes.
 
 use crate::event::{CoreFields, Event, LogKind};
-use crate::normalize::lookup::Fields;
+use crate::normalize::lookup::{Fields, JsonView};
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet};
-use serde_json::Value;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -110,16 +109,16 @@ fn bound(seconds: i64) -> u32 {
 pub fn succeeded<F: Fields + ?Sized>(record: &F) -> bool {
     let code = record
         .exact("properties")
-        .and_then(|p| p.pointer("/status/errorCode"))
+        .and_then(|p| p.get("status")?.get("errorCode"))
         .or_else(|| record.exact("status").and_then(|s| s.get("errorCode")))
         .or_else(|| record.exact("resultType"))
         .or_else(|| record.exact("ResultType"));
-    match code {
-        None | Some(Value::Null) => true,
-        Some(Value::Number(n)) => n.as_i64() == Some(0),
-        Some(Value::String(s)) => s.trim() == "0" || s.trim().is_empty(),
-        Some(_) => true,
+    let Some(code) = code else { return true };
+    if let Some(n) = code.as_number() {
+        return n.as_i64() == Some(0);
     }
+    code.as_str()
+        .is_none_or(|s| s.trim() == "0" || s.trim().is_empty())
 }
 
 impl SignInIndex {

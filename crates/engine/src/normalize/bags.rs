@@ -60,7 +60,7 @@ pub fn parse_embedded(value: &mut Value) {
     }
 }
 
-fn embedded(s: &str) -> Option<Value> {
+pub(super) fn embedded(s: &str) -> Option<Value> {
     let t = s.trim();
     let first = *t.as_bytes().first()?;
     let last = *t.as_bytes().last()?;
@@ -147,7 +147,7 @@ pub fn fold(value: &mut Value) -> bool {
     true
 }
 
-fn is_name_key(k: &str) -> bool {
+pub(super) fn is_name_key(k: &str) -> bool {
     k.eq_ignore_ascii_case("name") || k.eq_ignore_ascii_case("key")
 }
 

@@ -8,10 +8,9 @@
 //! envelope. Sentinel's `TenantId` is the Log Analytics workspace, so the M365 tenant comes from
 //! `OrganizationId` / `AADTenantId` first.
 
-use super::lookup::{as_text, path_ci, Fields};
+use super::lookup::{as_text, path_ci, Fields, JsonView};
 use super::{ip, time};
 use crate::event::{CoreFields, LogKind};
-use serde_json::Value;
 
 struct Candidates {
     time: &'static [&'static str],
@@ -224,10 +223,10 @@ pub fn identity_sources(kind: LogKind, which: Identity) -> Vec<&'static str> {
         .collect()
 }
 
-fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a Value> {
-    paths.iter().find_map(|p| {
-        path_ci(map, p).filter(|v| !matches!(v, Value::String(s) if s.trim().is_empty()))
-    })
+fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a F::Value> {
+    paths
+        .iter()
+        .find_map(|p| path_ci(map, p).filter(|v| !v.as_str().is_some_and(|s| s.trim().is_empty())))
 }
 
 fn text<F: Fields + ?Sized>(map: &F, paths: &[&str]) -> Option<String> {
@@ -246,7 +245,7 @@ pub fn extract<F: Fields + ?Sized>(kind: LogKind, map: &F) -> CoreFields {
         .map(ascii_lowercase);
     let ip =
         c.ip.iter()
-            .find_map(|p| path_ci(map, p).and_then(Value::as_str).and_then(ip::parse));
+            .find_map(|p| path_ci(map, p).and_then(|v| v.as_str()).and_then(ip::parse));
     CoreFields {
         time,
         tenant,

@@ -9,12 +9,13 @@
 pub mod bags;
 mod core;
 pub mod ip;
+pub mod lite;
 pub mod lookup;
 pub mod narrow;
 pub mod time;
 
 use crate::event::{Event, LogKind, Origin};
-use lookup::Fields;
+use lookup::{Fields, JsonView};
 use serde_json::{Map, Value};
 
 pub use self::core::{extract, identity_sources, Identity};
@@ -116,7 +117,7 @@ const SIGNIN_TABLES: &[&str] = &[
 ];
 
 fn str_ci<'a, F: Fields + ?Sized>(map: &'a F, name: &str) -> Option<&'a str> {
-    map.get_ci(name).and_then(Value::as_str)
+    map.get_ci(name).and_then(|v| v.as_str())
 }
 
 fn has<F: Fields + ?Sized>(map: &F, name: &str) -> bool {
@@ -129,18 +130,21 @@ fn is_one_of(s: Option<&str>, set: &[&str]) -> bool {
 
 /// Recognises the log kind from the record's own fields.
 pub fn detect_kind<F: Fields + ?Sized>(map: &F) -> LogKind {
-    if matches!(map.exact("Event"), Some(Value::Object(e)) if e.contains_key("System")) {
+    if map
+        .exact("Event")
+        .is_some_and(|e| e.get("System").is_some())
+    {
         return LogKind::Windows;
     }
     let marker = map
         .exact("type")
         .or_else(|| map.exact("kind"))
-        .and_then(Value::as_str);
+        .and_then(|v| v.as_str());
     if marker == Some("token_verdict") {
         return LogKind::TokenVerdict;
     }
     // Sentinel (Log Analytics) rows name their table in `Type`.
-    let table = map.exact("Type").and_then(Value::as_str);
+    let table = map.exact("Type").and_then(|v| v.as_str());
     if table == Some("OfficeActivity") {
         return LogKind::Ual;
     }

@@ -13,29 +13,32 @@
 //! (`NAMES`, any ASCII case); `Folders` keeps only how many items its folders list. Every
 //! other value is still parsed and checked — strings as UTF-8, numbers in range, nesting within
 //! serde_json's limit — but not kept, so a line is accepted here exactly when a whole parse
-//! accepts it. The kept values are normalized entry by entry as a whole record's are
-//! ([`normalize_entry`]); kind, core fields and the [`Reading`] come from the same
+//! accepts it. The kept values are borrowed [`Lite`] values, not `serde_json::Value`s (no
+//! `String` per string, no hashed map per object), normalized entry by entry as a whole
+//! record's are ([`lite::normalize`]); kind, core fields and the [`Reading`] come from the same
 //! [`detect_kind`], [`extract`] and [`Reading::of`], through [`Fields`]. So the [`MailRead`] is
 //! the one the whole event gives ([`MailRead::of`]): `tests::narrow_and_whole_readings_agree`,
-//! and `tests/fastpath.rs` end to end.
+//! the `narrow_read` fuzz target, and `tests/fastpath.rs` end to end.
 //!
 //! [`mail_read`] gives up (`None`: parse the line whole) where the narrow record could differ
 //! from the whole one in what counts: a wrapper or envelope key (`AuditData`, `o365audit`,
 //! `event`, `properties`, `records`, `value`, `events`), a kept name given twice (in any
-//! case), a line that is not a JSON object, or a record that turns out not to be a UAL
-//! `MailItemsAccessed` or `UserLoggedIn` one.
+//! case), a kept object naming a key twice, a kept value that normalization would reshape
+//! beyond a plain Name/Value bag ([`lite::normalize`]: JSON or a PowerShell object in a
+//! string, a bag of another shape), a line that is not a JSON object, or a record that turns
+//! out not to be a UAL `MailItemsAccessed` or `UserLoggedIn` one.
 //!
 //! [`MailFields`]: crate::detect::mail_read::MailFields
 //! [`succeeded`]: crate::detect::signins::succeeded
 
-use super::bags::normalize_entry;
+use super::lite::{self, Key, Lite};
 use super::lookup::Fields;
 use super::{detect_kind, extract};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use crate::prefilter::NarrowCheck;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -61,7 +64,7 @@ pub fn mail_read_checked(
     let mut record = de.deserialize_map(NarrowRecord { check }).ok()?;
     de.end().ok()?;
     for (key, value) in &mut record.kept {
-        normalize_entry(key, value);
+        lite::normalize(key, value)?;
     }
     let core = (detect_kind(&record) == LogKind::Ual).then(|| extract(LogKind::Ual, &record))?;
     let reading = Reading::of(core.operation.as_deref(), &record)?;
@@ -238,12 +241,12 @@ const TABLE: [u8; TABLE_SIZE] = {
 /// The kept top-level fields: each key as written, with its value; and for each name of
 /// [`NAMES`], 1 + its place in `kept` (0: absent).
 struct Narrow<'de> {
-    kept: Vec<(Cow<'de, str>, Value)>,
+    kept: Vec<(Cow<'de, str>, Lite<'de>)>,
     places: [u8; NAMES.len()],
 }
 
-impl Narrow<'_> {
-    fn kept(&self, name: &str) -> Option<&(Cow<'_, str>, Value)> {
+impl<'de> Narrow<'de> {
+    fn kept(&self, name: &str) -> Option<&(Cow<'de, str>, Lite<'de>)> {
         let found = slot(name);
         debug_assert!(found.is_some(), "the narrow reading does not keep {name}");
         let place = self.places[found?];
@@ -253,34 +256,13 @@ impl Narrow<'_> {
 
 /// Each name is kept at most once (a record naming a field twice, in any case, is read whole),
 /// so the first match ignoring case is the only one.
-impl Fields for Narrow<'_> {
-    fn exact(&self, name: &str) -> Option<&Value> {
+impl<'de> Fields for Narrow<'de> {
+    type Value = Lite<'de>;
+    fn exact(&self, name: &str) -> Option<&Lite<'de>> {
         self.kept(name).filter(|(k, _)| k == name).map(|(_, v)| v)
     }
-    fn get_ci(&self, name: &str) -> Option<&Value> {
+    fn get_ci(&self, name: &str) -> Option<&Lite<'de>> {
         self.kept(name).map(|(_, v)| v)
-    }
-}
-
-/// A top-level key, borrowed from the line where it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -316,9 +298,9 @@ impl<'de> Visitor<'de> for NarrowRecord<'_> {
                     if check.hit(&value) {
                         return Err(scan());
                     }
-                    value
+                    Lite::from(value)
                 }
-                (Some((_, Role::Keep)), None) => map.next_value::<Value>()?,
+                (Some((_, Role::Keep)), None) => map.next_value::<Lite>()?,
                 (Some((_, Role::Folders)), None) => map.next_value_seed(Folders)?,
                 (None, None) => {
                     map.next_value_seed(Checked)?;
@@ -404,32 +386,31 @@ impl<'de> Visitor<'de> for Checked {
 /// items, becomes null.
 struct Folders;
 
-any_value_visitor!(Folders, Value);
+any_value_visitor!(Folders, Lite<'static>);
 
 impl<'de> Visitor<'de> for Folders {
-    type Value = Value;
-    any_value_visitor!(scalars Value, Value::Null);
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    type Value = Lite<'static>;
+    any_value_visitor!(scalars Lite<'static>, Lite::Null);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lite<'static>, A::Error> {
         let (mut items, mut folders) = (0, Vec::new());
         while let Some(folder) = seq.next_element_seed(Folder)? {
             match folder {
                 FolderRead::Items(n) => items += n,
-                FolderRead::Text(s) => folders.push(Value::String(s)),
+                FolderRead::Text(s) => folders.push(Lite::Str(Cow::Owned(s))),
                 FolderRead::Nothing => {}
             }
         }
         if items > 0 {
-            let mut folder = Map::new();
-            folder.insert("FolderItems".into(), Value::Array(vec![Value::Null; items]));
-            folders.push(Value::Object(folder));
+            let listed = Lite::Array(vec![Lite::Null; items]);
+            folders.push(Lite::Object(vec![("FolderItems".into(), listed)]));
         }
-        Ok(Value::Array(folders))
+        Ok(Lite::Array(folders))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+    fn visit_str<E>(self, s: &str) -> Result<Lite<'static>, E> {
+        Ok(Lite::Str(Cow::Owned(s.to_owned())))
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        Checked.visit_map(map).map(|()| Value::Null)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lite<'static>, A::Error> {
+        Checked.visit_map(map).map(|()| Lite::Null)
     }
 }
 
@@ -612,32 +593,69 @@ mod tests {
             // Case variants of looked-up keys; empty and null values.
             MAIL.replace("\"OrganizationId\"", "\"organizationid\""),
             MAIL.replace("\"ClientIP\"", "\"CLIENTIP\""),
-            MAIL.replace("\"AppId\":\"d3590ed6\"", "\"AppId\":\"\",\"ApplicationId\":\"x\""),
+            MAIL.replace(
+                "\"AppId\":\"d3590ed6\"",
+                "\"AppId\":\"\",\"ApplicationId\":\"x\"",
+            ),
             MAIL.replace("\"AppId\":\"d3590ed6\"", "\"AppId\":null"),
             MAIL.replace("\"SessionId\"", "\"Session\\u0049d\""),
             MAIL.replace("\"MailboxOwnerUPN\":", "\"MailboxOwnerUPN\":7,\"x\":"),
             MAIL.replace("\"OperationCount\":2", "\"OperationCount\":\"9\""),
-            MAIL.replace("\"CreationTime\":\"2023-05-22T07:08:47\"", "\"TimeGenerated\":\"2023-05-22T07:08:47Z\",\"Type\":\"OfficeActivity\""),
+            MAIL.replace(
+                "\"CreationTime\":\"2023-05-22T07:08:47\"",
+                "\"TimeGenerated\":\"2023-05-22T07:08:47Z\",\"Type\":\"OfficeActivity\"",
+            ),
             // Folders and their items in every shape.
-            MAIL.replace("\"Folders\":[", "\"Folders\":[\"{\\\"FolderItems\\\":[1,2,3,4]}\",7,null,[1],"),
-            MAIL.replace("\"Folders\":[", "\"Folders\":[{\"FolderItems\":[1,2],\"FolderItems\":\"x\"},"),
-            MAIL.replace("\"Folders\":[", "\"Folders\":[{\"FolderItems\":\"x\",\"FolderItems\":[1,2]},"),
+            MAIL.replace("\"Folders\":[", "\"Folders\":[7,null,[1],\"Inbox\","),
+            MAIL.replace(
+                "\"Folders\":[",
+                "\"Folders\":[{\"FolderItems\":[1,2],\"FolderItems\":\"x\"},",
+            ),
+            MAIL.replace(
+                "\"Folders\":[",
+                "\"Folders\":[{\"FolderItems\":\"x\",\"FolderItems\":[1,2]},",
+            ),
             MAIL.replace("\"Folders\":[", "\"Folders\":[{\"folderitems\":[1,2]},"),
-            MAIL.replace("\"Folders\":[", "\"Folders\":\"[{\\\"FolderItems\\\":[1,2,3,4,5,6,7,8,9]}]\",\"F\":["),
             MAIL.replace("\"Folders\":[", "\"Folders\":{\"FolderItems\":[1]},\"F\":["),
             MAIL.replace("\"Folders\":[", "\"Folders\":true,\"F\":["),
-            // Bags in every shape: not all named, a key twice, a name twice, more than a
-            // value, empty, an object, a string element among named ones.
+            // Lists that are not bags, and bags in either key order.
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[7,"),
-            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Value\":\"x\"},"),
+            MAIL.replace(
+                "\"OperationProperties\":[",
+                "\"OperationProperties\":[{\"Value\":\"x\"},",
+            ),
+            MAIL.replace(
+                "\"OperationProperties\":[",
+                "\"OperationProperties\":[],\"X\":[",
+            ),
+            MAIL.replace(
+                "\"OperationProperties\":[",
+                "\"OperationProperties\":{\"MailAccessType\":\"Sync\"},\"X\":[",
+            ),
+            MAIL.replace(
+                "\"OperationProperties\":[",
+                "\"OperationProperties\":1.5e3,\"X\":[",
+            ),
+            MAIL.replace(
+                "{\"Name\":\"IsThrottled\",\"Value\":\"True\"}",
+                "{\"VALUE\":\"True\",\"key\":\"IsThrottled\"}",
+            ),
+        ];
+        for line in &variants {
+            assert!(narrow(line).is_some(), "read narrowly: {line}");
+        }
+        // What the narrow reading does not reshape itself (lite::normalize), or an object
+        // naming a key twice: read whole.
+        let read_whole = [
+            // JSON in a string, in a folder list or as the list.
+            MAIL.replace("\"Folders\":[", "\"Folders\":[\"{\\\"FolderItems\\\":[1,2,3,4]}\","),
+            MAIL.replace("\"Folders\":[", "\"Folders\":\"[{\\\"FolderItems\\\":[1,2,3,4,5,6,7,8,9]}]\",\"F\":["),
+            // Bags: a key twice, a name twice, more than a value, a PowerShell entry.
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Name\":\"IsThrottled\",\"Value\":\"False\",\"Value\":\"True\"},"),
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Bind\"},"),
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"NAME\":\"IsThrottled\",\"value\":\"True\",\"Old\":1},"),
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[{\"key\":7,\"Name\":\"IsThrottled\",\"Value\":\"True\"},"),
             MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[\"@{Name=IsThrottled; Value=False}\","),
-            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":[],\"X\":["),
-            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":{\"MailAccessType\":\"Sync\"},\"X\":["),
-            MAIL.replace("\"OperationProperties\":[", "\"OperationProperties\":1.5e3,\"X\":["),
             // Bags as JSON text and PowerShell text.
             MAIL.replace(
                 "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Sync\"},{\"Name\":\"IsThrottled\",\"Value\":\"True\"}]",
@@ -647,9 +665,17 @@ mod tests {
                 "\"OperationProperties\":[{\"Name\":\"MailAccessType\",\"Value\":\"Sync\"},{\"Name\":\"IsThrottled\",\"Value\":\"True\"}]",
                 "\"OperationProperties\":[\"@{Name=IsThrottled; Value=True}\"]",
             ),
+            // A key twice in a kept object.
+            MAIL.replace("\"APIId\"", "\"AADSessionId\":\"x\",\"APIId\""),
         ];
-        for line in &variants {
-            assert!(narrow(line).is_some(), "read narrowly: {line}");
+        for line in &read_whole {
+            assert_ne!(line, MAIL);
+            let event = whole(line).expect("a JSON object");
+            assert_eq!(event.kind, LogKind::Ual, "{line}");
+            assert!(
+                mail_read(line.as_bytes(), origin()).is_none(),
+                "read whole: {line}"
+            );
         }
     }
 

@@ -7,19 +7,18 @@
 //!   `4/28/2021, 2:54:37.000 PM`.
 //! * Unix epoch numbers: seconds, milliseconds, microseconds or nanoseconds, by magnitude.
 
+use super::lookup::JsonView;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use serde_json::Value;
 
 /// Parses a JSON timestamp value (string or epoch number).
-pub fn parse_value(v: &Value) -> Option<DateTime<Utc>> {
-    match v {
-        Value::String(s) => parse(s),
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .and_then(from_epoch),
-        _ => None,
+pub fn parse_value<V: JsonView>(v: &V) -> Option<DateTime<Utc>> {
+    if let Some(s) = v.as_str() {
+        return parse(s);
     }
+    let n = v.as_number()?;
+    n.as_i64()
+        .or_else(|| n.as_f64().map(|f| f as i64))
+        .and_then(from_epoch)
 }
 
 /// Unix time whose unit is guessed from its magnitude (s, ms, µs, ns).

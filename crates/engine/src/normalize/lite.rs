@@ -1,0 +1,342 @@
+//! Borrowed JSON values for the narrow reading ([`super::narrow`]): strings and keys borrowed
+//! from the line where they hold no escape, objects as lists of members.
+//!
+//! Building a `serde_json::Value` of each kept field (a `String` per string, a hashed map per
+//! object, then the map a bag folds into) took about a quarter of the narrow reading's time.
+//! A [`Lite`] value is read through [`JsonView`] as a `Value` is, so kind recognition,
+//! core-field extraction and the mail analysis read both alike.
+//!
+//! A value is accepted here exactly when a `Value` would be: the same parser drives both (UTF-8,
+//! number range, nesting), and numbers are serde_json's own `Number`. Where a `Value` would
+//! differ in what is read — an object naming a key twice (a `Value` keeps the last value at the
+//! first place) — reading fails, and the narrow reading gives the line up to be read whole;
+//! likewise [`normalize`] for what it does not reshape itself.
+
+use super::bags::{self, BAG_KEYS};
+use super::lookup::JsonView;
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON value whose strings and keys may borrow from the text read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lite<'de> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'de, str>),
+    Array(Vec<Lite<'de>>),
+    /// Members in the order read; no key twice.
+    Object(Vec<(Cow<'de, str>, Lite<'de>)>),
+}
+
+impl JsonView for Lite<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Lite::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_number(&self) -> Option<&Number> {
+        match self {
+            Lite::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Lite::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Lite::Null)
+    }
+    fn as_array(&self) -> Option<&[Self]> {
+        match self {
+            Lite::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn get(&self, key: &str) -> Option<&Self> {
+        self.members()?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+    fn get_ci(&self, key: &str) -> Option<&Self> {
+        self.get(key).or_else(|| {
+            self.members()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+    }
+}
+
+impl<'de> Lite<'de> {
+    fn members(&self) -> Option<&[(Cow<'de, str>, Lite<'de>)]> {
+        match self {
+            Lite::Object(members) => Some(members),
+            _ => None,
+        }
+    }
+}
+
+/// A `Value` as a `Lite` one (moving its strings; a map's members in its order).
+impl From<Value> for Lite<'_> {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Null => Lite::Null,
+            Value::Bool(b) => Lite::Bool(b),
+            Value::Number(n) => Lite::Number(n),
+            Value::String(s) => Lite::Str(Cow::Owned(s)),
+            Value::Array(items) => Lite::Array(items.into_iter().map(Lite::from).collect()),
+            Value::Object(map) => Lite::Object(
+                map.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Lite::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// What [`bags::normalize_entry`] does to a top-level entry, done to a kept value; `None`
+/// where it would do more than is done here: parse JSON (or a PowerShell object) held in a
+/// string, or fold a bag whose entries are not each one name and one value, or that names
+/// one twice.
+pub fn normalize(key: &str, value: &mut Lite) -> Option<()> {
+    let embedded = |v: &Lite| matches!(v, Lite::Str(s) if bags::embedded(s).is_some());
+    let holds_json = match &*value {
+        Lite::Array(items) => items.iter().any(embedded),
+        v => embedded(v),
+    };
+    if holds_json {
+        return None;
+    }
+    if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        fold(value)?;
+    }
+    Some(())
+}
+
+/// [`bags::fold`] for the common bag, every entry one name and one `Value` (in either order),
+/// each name once: `[{"Name":"IsThrottled","Value":"False"}]` becomes `{"IsThrottled":"False"}`.
+/// A list that is not a bag is left as it is; any other bag gives `None`.
+fn fold(value: &mut Lite) -> Option<()> {
+    let Lite::Array(items) = value else {
+        return Some(());
+    };
+    if items.is_empty() || !items.iter().all(|item| named(item).is_some()) {
+        return Some(());
+    }
+    let mut out: Vec<(Cow<str>, Lite)> = Vec::with_capacity(items.len());
+    for item in std::mem::take(items) {
+        let at = named(&item)?;
+        let Lite::Object(entry) = item else {
+            return None;
+        };
+        let [first, second]: [_; 2] = entry.try_into().ok()?;
+        let ((_, name), (key, value)) = if at == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let Lite::Str(name) = name else {
+            return None;
+        };
+        if !key.eq_ignore_ascii_case("value") || out.iter().any(|(n, _)| *n == name) {
+            return None;
+        }
+        out.push((name, value));
+    }
+    *value = Lite::Object(out);
+    Some(())
+}
+
+/// Where in a bag entry its name is: the first `Name` (or `Key`, any case) holding a string.
+fn named(item: &Lite) -> Option<usize> {
+    item.members()?
+        .iter()
+        .position(|(k, v)| matches!(v, Lite::Str(_)) && bags::is_name_key(k))
+}
+
+/// An object's key, borrowed from the text where it has no escape.
+pub struct Key<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lite<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LiteVisitor)
+    }
+}
+
+/// Reads any value as `serde_json::Value`'s own visitor does, but borrowing.
+struct LiteVisitor;
+
+impl<'de> Visitor<'de> for LiteVisitor {
+    type Value = Lite<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Lite<'de>, E> {
+        Ok(Lite::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Lite<'de>, E> {
+        Ok(Lite::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Lite<'de>, E> {
+        Ok(Lite::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Lite<'de>, E> {
+        Ok(Number::from_f64(n).map_or(Lite::Null, Lite::Number))
+    }
+    fn visit_unit<E>(self) -> Result<Lite<'de>, E> {
+        Ok(Lite::Null)
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Lite<'de>, E> {
+        Ok(Lite::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Lite<'de>, E> {
+        Ok(Lite::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lite<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Lite::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Lite<'de>, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, Lite<'de>)> = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(A::Error::custom("a key twice: read this record whole"));
+            }
+            members.push((key, map.next_value()?));
+        }
+        Ok(Lite::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lite(text: &str) -> Result<Lite<'_>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    #[test]
+    fn read_and_looked_up_as_values_are() {
+        let texts = [
+            r#"{"A":1,"a":2,"b":[true,null,-1.5,"x\u0041"],"c":{"D":"e"},"E":18446744073709551615}"#,
+            r#"[1,"two",{"Three":3.0e0}]"#,
+            r#""C:\\temp""#,
+        ];
+        for text in texts {
+            let value: Value = serde_json::from_str(text).expect("JSON");
+            let read = lite(text).expect("read");
+            assert_eq!(read, Lite::from(value.clone()), "{text}");
+            for key in ["A", "a", "b", "B", "c", "C", "d", "E", "e"] {
+                let wanted = |v: Option<&Value>| v.cloned().map(Lite::from);
+                assert_eq!(read.get(key).cloned(), wanted(value.get(key)), "{key}");
+                let ci = JsonView::get_ci(&value, key);
+                assert_eq!(read.get_ci(key).cloned(), wanted(ci), "{key}");
+            }
+        }
+        let borrowed = lite(r#"{"k":"plain","l":"esc\u0061ped"}"#).expect("read");
+        let Lite::Object(members) = &borrowed else {
+            panic!("an object")
+        };
+        assert!(matches!(&members[0].1, Lite::Str(Cow::Borrowed("plain"))));
+        assert!(matches!(&members[1].1, Lite::Str(Cow::Owned(s)) if s == "escaped"));
+    }
+
+    #[test]
+    fn refused_where_a_value_is_or_would_differ() {
+        for text in [r#"1e999"#, r#""\ud800""#, r#"{"a":1"#, "[1,]"] {
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+            assert!(lite(text).is_err(), "{text}");
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<Value>(&deep).is_err() && lite(&deep).is_err());
+        // A key twice: a Value keeps the last value at the first place.
+        assert!(lite(r#"{"a":1,"b":2,"a":3}"#).is_err());
+        assert!(
+            lite(r#"{"a":1,"A":3}"#).is_ok(),
+            "another key, in another case"
+        );
+    }
+
+    /// `normalize` of `text` under `key` against `bags::normalize_entry` of the same value:
+    /// the same value, or `None` (read whole).
+    fn normalized(key: &str, text: &str) -> Option<Lite<'static>> {
+        let mut value: Value = serde_json::from_str(text).expect("JSON");
+        let mut read = Lite::from(value.clone());
+        bags::normalize_entry(key, &mut value);
+        normalize(key, &mut read)?;
+        assert_eq!(read, Lite::from(value), "{key}: {text}");
+        Some(read)
+    }
+
+    #[test]
+    fn normalized_as_whole_records_are_or_given_up() {
+        let folded = normalized(
+            "OperationProperties",
+            r#"[{"Name":"MailAccessType","Value":"Bind"},{"value":"False","KEY":"IsThrottled"}]"#,
+        );
+        assert_eq!(
+            folded.as_ref().and_then(|f| f.get("IsThrottled")?.as_str()),
+            Some("False")
+        );
+        for (key, text) in [
+            ("operationproperties", r#"[{"Name":"a","Value":{"b":[1]}}]"#),
+            ("OperationProperties", "[]"),
+            ("OperationProperties", r#"[7,{"Name":"a","Value":1}]"#),
+            ("OperationProperties", r#"{"Name":"a","Value":1}"#),
+            ("Folders", r#"[{"Name":"a","Value":1}]"#),
+            ("ClientInfoString", r#""Client=OWA;Action=ViaProxy""#),
+            ("x", r#"["{not json", "@{unclosed"]"#),
+        ] {
+            assert!(normalized(key, text).is_some(), "{key}: {text}");
+        }
+        for (key, text) in [
+            (
+                "OperationProperties",
+                r#"[{"Name":"a","Value":1},{"Name":"a","Value":2}]"#,
+            ),
+            (
+                "OperationProperties",
+                r#"[{"Name":"a","NewValue":1,"OldValue":0}]"#,
+            ),
+            ("OperationProperties", r#"[{"Name":"a","Other":1}]"#),
+            ("OperationProperties", r#"[{"Name":"a"}]"#),
+            ("OperationProperties", r#"[{"Name":"a","Key":"b"}]"#),
+            ("OperationProperties", r#""[{\"Name\":\"a\",\"Value\":1}]""#),
+            ("x", r#""{\"a\":1}""#),
+            ("x", r#"[1,"@{Name=a; Value=b}"]"#),
+        ] {
+            assert!(normalized(key, text).is_none(), "{key}: {text}");
+        }
+    }
+}
