@@ -38,7 +38,6 @@ use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use crate::prefilter::NarrowCheck;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -294,11 +293,11 @@ impl<'de> Visitor<'de> for NarrowRecord<'_> {
                 // Kept here only in part: its values cannot be looked at.
                 (Some((_, Role::Folders)), Some(_)) => return Err(scan()),
                 (_, Some(check)) => {
-                    let value = map.next_value::<Value>()?;
+                    let value = map.next_value::<Lite>()?;
                     if check.hit(&value) {
                         return Err(scan());
                     }
-                    Lite::from(value)
+                    value
                 }
                 (Some((_, Role::Keep)), None) => map.next_value::<Lite>()?,
                 (Some((_, Role::Folders)), None) => map.next_value_seed(Folders)?,
@@ -479,6 +478,7 @@ mod tests {
     use super::*;
     use crate::event::{Event, Position};
     use crate::normalize::normalize;
+    use serde_json::Value;
 
     fn origin() -> Origin {
         Origin {

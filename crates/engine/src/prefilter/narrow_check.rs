@@ -21,8 +21,8 @@
 
 use super::gate::{Gate, Role};
 use super::{DFA_LITERALS, TEXT_HAZARDS};
+use crate::normalize::lite::Lite;
 use aho_corasick::packed;
-use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Where, in a UAL record read narrowly, the literals of a run could matter.
@@ -158,14 +158,14 @@ impl NarrowCheck {
 
     /// Whether a value of a covered field could hold a literal: in the string form of one of
     /// its scalars, in one of its keys, or behind a hazard of one of its strings.
-    pub fn hit(&self, value: &Value) -> bool {
+    pub fn hit(&self, value: &Lite) -> bool {
         match value {
-            Value::String(s) => self.hit_text(s),
-            Value::Number(n) => self.hit_text(&n.to_string()),
-            Value::Bool(b) => self.hit_text(if *b { "true" } else { "false" }),
-            Value::Null => self.hit_text("null"),
-            Value::Array(items) => items.iter().any(|v| self.hit(v)),
-            Value::Object(map) => map.iter().any(|(k, v)| self.hit_text(k) || self.hit(v)),
+            Lite::Str(s) => self.hit_text(s),
+            Lite::Number(n) => self.hit_text(&n.to_string()),
+            Lite::Bool(b) => self.hit_text(if *b { "true" } else { "false" }),
+            Lite::Null => self.hit_text("null"),
+            Lite::Array(items) => items.iter().any(|v| self.hit(v)),
+            Lite::Object(members) => members.iter().any(|(k, v)| self.hit_text(k) || self.hit(v)),
         }
     }
 
@@ -186,7 +186,11 @@ impl NarrowCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn lite(v: Value) -> Lite<'static> {
+        Lite::from(v)
+    }
 
     fn check(literals: &[&str], keys: &[&str]) -> NarrowCheck {
         let mut scope = NarrowScope::default();
@@ -205,17 +209,17 @@ mod tests {
     #[test]
     fn hits_literals_in_scalars_keys_and_hazards() {
         let c = check(&["evil", "4242"], &["x"]);
-        assert!(c.hit(&json!("an EVIL app")));
-        assert!(c.hit(&json!([1, {"a": 4242}])));
-        assert!(c.hit(&json!({"EvilKey": 1})));
+        assert!(c.hit(&lite(json!("an EVIL app"))));
+        assert!(c.hit(&lite(json!([1, {"a": 4242}]))));
+        assert!(c.hit(&lite(json!({"EvilKey": 1}))));
         assert!(
-            c.hit(&json!("{\"a\":\"\\u0065vil\"}")),
+            c.hit(&lite(json!("{\"a\":\"\\u0065vil\"}"))),
             "an escape inside nested JSON"
         );
-        assert!(c.hit(&json!("\u{212A}")), "the Kelvin sign");
-        assert!(!c.hit(&json!({"a": ["good", 4241, true, null]})));
+        assert!(c.hit(&lite(json!("\u{212A}"))), "the Kelvin sign");
+        assert!(!c.hit(&lite(json!({"a": ["good", 4241, true, null]}))));
         assert!(
-            !c.hit(&json!("C:\\temp")),
+            !c.hit(&lite(json!("C:\\temp"))),
             "a plain backslash hides nothing"
         );
     }
@@ -225,7 +229,10 @@ mod tests {
         let c = check(&[], &["x"]);
         assert!(c.hinted(br#"{"Operation":"MailItemsAccessed"}"#));
         assert!(!c.hinted(br#"{"Operation":"mailitemsaccessed"}"#));
-        assert!(!c.hit(&json!("anything")), "no literals: nothing hits");
+        assert!(
+            !c.hit(&lite(json!("anything"))),
+            "no literals: nothing hits"
+        );
     }
 
     /// What leaves a run without a check: a literal that could matter anywhere, or UAL
