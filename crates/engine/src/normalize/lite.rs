@@ -10,7 +10,8 @@
 //! number range, nesting), and numbers are serde_json's own `Number`. Where a `Value` would
 //! differ in what is read — an object naming a key twice (a `Value` keeps the last value at the
 //! first place) — reading fails, and the narrow reading gives the line up to be read whole;
-//! likewise [`normalize`] for what it does not reshape itself.
+//! so does an object of more than `MAX_MEMBERS` (64) members (each key is compared with those
+//! before it), and [`normalize`] for what it does not reshape itself.
 
 use super::bags::{self, BAG_KEYS};
 use super::lookup::JsonView;
@@ -190,6 +191,9 @@ impl<'de> Deserialize<'de> for Lite<'de> {
     }
 }
 
+/// Members an object read here may have; a larger one fails (the record is read whole).
+const MAX_MEMBERS: usize = 64;
+
 /// Reads any value as `serde_json::Value`'s own visitor does, but borrowing.
 struct LiteVisitor;
 
@@ -229,6 +233,11 @@ impl<'de> Visitor<'de> for LiteVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Lite<'de>, A::Error> {
         let mut members: Vec<(Cow<'de, str>, Lite<'de>)> = Vec::new();
         while let Some(Key(key)) = map.next_key()? {
+            // Each key is compared with those before it: past a few dozen, that would cost
+            // more than reading the record whole.
+            if members.len() == MAX_MEMBERS {
+                return Err(A::Error::custom("a large object: read this record whole"));
+            }
             if members.iter().any(|(k, _)| *k == key) {
                 return Err(A::Error::custom("a key twice: read this record whole"));
             }
@@ -282,6 +291,15 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&deep).is_err() && lite(&deep).is_err());
         // A key twice: a Value keeps the last value at the first place.
         assert!(lite(r#"{"a":1,"b":2,"a":3}"#).is_err());
+        let members = |n: usize| {
+            let list: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!("{{{}}}", list.join(","))
+        };
+        assert!(lite(&members(MAX_MEMBERS)).is_ok());
+        assert!(
+            lite(&members(MAX_MEMBERS + 1)).is_err(),
+            "too large to compare keys"
+        );
         assert!(
             lite(r#"{"a":1,"A":3}"#).is_ok(),
             "another key, in another case"
