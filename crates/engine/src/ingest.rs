@@ -343,7 +343,7 @@ fn read_chunks(
 ) -> std::io::Result<()> {
     let window = (threads * CHUNKS_A_THREAD) as u64;
     type Done = std::thread::Result<Vec<Outcome>>;
-    let (done, finished) = mpsc::channel::<(u64, Done)>();
+    let (done, finished) = mpsc::channel::<(u64, Done, Chunk)>();
     // Framed chunks that came before an earlier one, by number.
     let mut early: BTreeMap<u64, Vec<Outcome>> = BTreeMap::new();
     let (mut sent, mut handed) = (0u64, 0u64);
@@ -360,7 +360,7 @@ fn read_chunks(
                             frame_chunk(&chunk, filter, file)
                         }));
                         // The receiver lives until every chunk sent is handed over.
-                        let _ = done.send((number, framed));
+                        let _ = done.send((number, framed, chunk));
                     });
                     sent += 1;
                 }
@@ -371,9 +371,10 @@ fn read_chunks(
         if handed == sent {
             break;
         }
-        let (number, framed) = finished
+        let (number, framed, chunk) = finished
             .recv()
             .expect("each chunk sent is sent back framed");
+        chunks.recycle(chunk);
         early.insert(number, framed.unwrap_or_else(|p| panic::resume_unwind(p)));
         while let Some(outcomes) = early.remove(&handed) {
             for outcome in outcomes {

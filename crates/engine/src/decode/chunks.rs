@@ -10,6 +10,7 @@ pub const CHUNK_BYTES: usize = 1 << 19;
 
 /// Whole lines, with the number of the first.
 pub struct Chunk {
+    /// The lines' bytes (and, past the last line, whatever an earlier chunk left there).
     data: Vec<u8>,
     /// (start, end, cut) of each line in `data`.
     lines: Vec<(usize, usize, bool)>,
@@ -51,12 +52,33 @@ pub struct ChunkReader<'r> {
     first: Option<(Vec<u8>, bool)>,
     /// Bytes read past the last whole line: the start of the next one.
     partial: Vec<u8>,
+    /// Buffers of chunks framed already ([`ChunkReader::recycle`]).
+    spare: Vec<Vec<u8>>,
     /// The next line is longer than `line_cap`: the rest of it, up to its newline, is dropped.
     cutting: bool,
     /// The most bytes of a line kept ([`MAX_LINE`]).
     line_cap: usize,
     pending: Option<io::Error>,
     done: bool,
+}
+
+/// Chunk buffers kept for reuse ([`ChunkReader::recycle`]); more than are ever in flight.
+const MAX_SPARE: usize = 64;
+
+/// Writes `bytes` at `*filled` in `data`, growing it as needed.
+fn put(data: &mut Vec<u8>, filled: &mut usize, bytes: &[u8]) {
+    let end = *filled + bytes.len();
+    if data.len() < end {
+        data.resize(end, 0);
+    }
+    data[*filled..end].copy_from_slice(bytes);
+    *filled = end;
+}
+
+/// Removes `range` from `data[..*filled]`, moving what follows it down.
+fn drop_bytes(data: &mut [u8], range: std::ops::Range<usize>, filled: &mut usize) {
+    data.copy_within(range.end..*filled, range.start);
+    *filled -= range.len();
 }
 
 /// Bytes asked of the reader at a time: as many as the input's buffer holds
@@ -79,6 +101,7 @@ impl<'r> ChunkReader<'r> {
             next_line: 1,
             first,
             partial: Vec::new(),
+            spare: Vec::new(),
             cutting: false,
             line_cap,
             pending: None,
@@ -96,24 +119,28 @@ impl<'r> ChunkReader<'r> {
             return Ok(None);
         }
         let mut chunk = Chunk {
-            data: Vec::with_capacity(CHUNK_BYTES + 2 * READ_BYTES),
+            data: self.spare.pop().unwrap_or_default(),
             lines: Vec::new(),
             first_line: self.next_line,
         };
+        // `chunk.data` is written up to here; past it are bytes of an earlier chunk, or zeros.
+        let mut filled = 0;
         if let Some((line, cut)) = self.first.take() {
-            chunk.data.extend_from_slice(&line);
+            put(&mut chunk.data, &mut filled, &line);
             chunk.lines.push((0, line.len(), cut));
             self.next_line += 1;
         }
-        // Where the line being read starts in `chunk.data`.
-        let mut start = chunk.data.len();
-        chunk.data.extend_from_slice(&self.partial);
+        // Where the line being read starts.
+        let mut start = filled;
+        put(&mut chunk.data, &mut filled, &self.partial);
         self.partial.clear();
         while start < CHUNK_BYTES {
-            let old = chunk.data.len();
-            chunk.data.resize(old + READ_BYTES, 0);
+            let old = filled;
+            if chunk.data.len() < old + READ_BYTES {
+                chunk.data.resize(old + READ_BYTES, 0);
+            }
             let read = loop {
-                match self.reader.read(&mut chunk.data[old..]) {
+                match self.reader.read(&mut chunk.data[old..old + READ_BYTES]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     other => break other,
                 }
@@ -122,27 +149,26 @@ impl<'r> ChunkReader<'r> {
                 Ok(n) => n,
                 Err(e) => {
                     // The line being read is lost with the error (counted by the caller).
-                    chunk.data.truncate(start);
+                    filled = start;
                     self.cutting = false;
                     self.pending = Some(e);
                     break;
                 }
             };
-            chunk.data.truncate(old + n);
+            filled = old + n;
             if n == 0 {
-                let end = chunk.data.len();
-                if start < end || self.cutting {
-                    self.end_line(&mut chunk, start, end);
-                    start = end;
+                if start < filled || self.cutting {
+                    self.end_line(&mut chunk, start, filled);
+                    start = filled;
                 }
                 self.done = true;
                 break;
             }
-            start = self.cut_lines(&mut chunk, start, old);
+            (start, filled) = self.cut_lines(&mut chunk, start, old, filled);
         }
-        self.partial.extend_from_slice(&chunk.data[start..]);
-        chunk.data.truncate(start);
+        self.partial.extend_from_slice(&chunk.data[start..filled]);
         if chunk.is_empty() {
+            self.recycle(chunk);
             return match self.pending.take() {
                 Some(e) => {
                     self.done = true;
@@ -154,26 +180,42 @@ impl<'r> ChunkReader<'r> {
         Ok(Some(chunk))
     }
 
-    /// Ends the lines in the bytes read from `from` on (the line being read starts at
-    /// `start`), dropping what a line holds past the cap; where the next line starts.
-    fn cut_lines(&mut self, chunk: &mut Chunk, mut start: usize, mut from: usize) -> usize {
+    /// Takes a chunk back once its lines are framed, to read later ones into: memory the
+    /// allocator would otherwise hand back to the system and fault in again, zeroed, for every
+    /// chunk.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        let usual = chunk.data.len() <= CHUNK_BYTES + 2 * READ_BYTES;
+        if usual && self.spare.len() < MAX_SPARE {
+            self.spare.push(chunk.data);
+        }
+    }
+
+    /// Ends the lines in `data[from..filled]` (the line being read starts at `start`),
+    /// dropping what a line holds past the cap; where the next line starts, and the new end.
+    fn cut_lines(
+        &mut self,
+        chunk: &mut Chunk,
+        mut start: usize,
+        mut from: usize,
+        mut filled: usize,
+    ) -> (usize, usize) {
         loop {
-            let newline = memchr::memchr(b'\n', &chunk.data[from..]).map(|at| from + at);
-            let end = newline.unwrap_or(chunk.data.len());
+            let newline = memchr::memchr(b'\n', &chunk.data[from..filled]).map(|at| from + at);
+            let end = newline.unwrap_or(filled);
             // A line past the cap keeps its first `line_cap` bytes and its newline.
             let line_end = if self.cutting {
-                chunk.data.drain(from..end);
+                drop_bytes(&mut chunk.data, from..end, &mut filled);
                 from
             } else if end - start > self.line_cap {
                 let kept = start + self.line_cap;
-                chunk.data.drain(kept..end);
+                drop_bytes(&mut chunk.data, kept..end, &mut filled);
                 self.cutting = true;
                 kept
             } else {
                 end
             };
             if newline.is_none() {
-                return start;
+                return (start, filled);
             }
             self.end_line(chunk, start, line_end);
             start = line_end + 1;
@@ -274,6 +316,8 @@ mod tests {
                         assert_eq!(number, lines.len() as u64 + 1, "lines numbered in order");
                         lines.push((line.to_vec(), cut));
                     }
+                    // Later chunks are read over this one's bytes.
+                    chunks.recycle(chunk);
                 }
                 Ok(None) => return (lines, false),
                 Err(_) => {
