@@ -49,6 +49,8 @@ impl MailFields {
 /// whole event ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailRead {
+    /// The core fields the mail analysis reads: all but the client app id and the workload
+    /// (`None`), as [`crate::normalize::extract_mail_read`] gives them.
     pub core: CoreFields,
     pub reading: Reading,
     pub origin: Origin,
@@ -86,7 +88,11 @@ impl MailRead {
                 .unwrap_or_else(|| Reading::Access(MailFields::of(record)))
         });
         MailRead {
-            core: event.core.clone(),
+            core: CoreFields {
+                client_app_id: None,
+                workload: None,
+                ..event.core.clone()
+            },
             reading,
             origin: event.origin.clone(),
         }

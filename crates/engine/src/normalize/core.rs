@@ -235,7 +235,25 @@ fn text<F: Fields + ?Sized>(map: &F, paths: &[&str]) -> Option<String> {
 
 /// Extracts the core fields of a record of the given kind.
 pub fn extract<F: Fields + ?Sized>(kind: LogKind, map: &F) -> CoreFields {
-    let c = candidates(kind);
+    extract_with(candidates(kind), map)
+}
+
+/// The UAL candidates but for the two core fields the mail analysis does not read.
+const UAL_MAIL_READ: Candidates = Candidates {
+    client_app_id: &[],
+    workload: &[],
+    ..UAL
+};
+
+/// The core fields of a UAL record that the mail analysis reads
+/// ([`crate::detect::mail_read::MailRead`]): all but the client app id and the workload,
+/// which stay `None`. Every mail line is read so; those two would be two strings a line
+/// built and dropped unread.
+pub fn extract_mail_read<F: Fields + ?Sized>(map: &F) -> CoreFields {
+    extract_with(&UAL_MAIL_READ, map)
+}
+
+fn extract_with<F: Fields + ?Sized>(c: &Candidates, map: &F) -> CoreFields {
     let time = c
         .time
         .iter()

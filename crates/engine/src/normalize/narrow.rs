@@ -33,7 +33,7 @@
 
 use super::lite::{self, Key, Lite};
 use super::lookup::Fields;
-use super::{detect_kind, extract};
+use super::{detect_kind, extract_mail_read};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use crate::prefilter::NarrowCheck;
@@ -65,7 +65,7 @@ pub fn mail_read_checked(
     for (key, value) in &mut record.kept {
         lite::normalize(key, value)?;
     }
-    let core = (detect_kind(&record) == LogKind::Ual).then(|| extract(LogKind::Ual, &record))?;
+    let core = (detect_kind(&record) == LogKind::Ual).then(|| extract_mail_read(&record))?;
     let reading = Reading::of(core.operation.as_deref(), &record)?;
     Some(MailRead {
         core,
