@@ -134,7 +134,10 @@ impl<'r> ChunkReader<'r> {
         let mut start = filled;
         put(&mut chunk.data, &mut filled, &self.partial);
         self.partial.clear();
-        while start < CHUNK_BYTES {
+        // Every whole line of the last block read joins the chunk: stopping half a block short
+        // keeps chunks about `CHUNK_BYTES` long on average (what is in flight, and the records
+        // framed from it, is what a read holds in memory).
+        while start + READ_BYTES / 2 < CHUNK_BYTES {
             let old = filled;
             if chunk.data.len() < old + READ_BYTES {
                 chunk.data.resize(old + READ_BYTES, 0);
