@@ -124,13 +124,17 @@ pub fn normalize(key: &str, value: &mut Lite) -> Option<()> {
 
 /// [`bags::fold`] for the common bag, every entry one name and one `Value` (in either order),
 /// each name once: `[{"Name":"IsThrottled","Value":"False"}]` becomes `{"IsThrottled":"False"}`.
-/// A list that is not a bag is left as it is; any other bag gives `None`.
+/// A list that is not a bag is left as it is; any other bag, or one of more than
+/// [`MAX_MEMBERS`] entries (each name is compared with those before it), gives `None`.
 fn fold(value: &mut Lite) -> Option<()> {
     let Lite::Array(items) = value else {
         return Some(());
     };
     if items.is_empty() || !items.iter().all(|item| named(item).is_some()) {
         return Some(());
+    }
+    if items.len() > MAX_MEMBERS {
+        return None;
     }
     let mut out: Vec<(Cow<str>, Lite)> = Vec::with_capacity(items.len());
     for item in std::mem::take(items) {
@@ -338,11 +342,16 @@ mod tests {
         ] {
             assert!(normalized(key, text).is_some(), "{key}: {text}");
         }
+        let entries: Vec<String> = (0..=MAX_MEMBERS)
+            .map(|i| format!(r#"{{"Name":"n{i}","Value":{i}}}"#))
+            .collect();
+        let large_bag = format!("[{}]", entries.join(","));
         for (key, text) in [
             (
                 "OperationProperties",
                 r#"[{"Name":"a","Value":1},{"Name":"a","Value":2}]"#,
             ),
+            ("OperationProperties", large_bag.as_str()),
             (
                 "OperationProperties",
                 r#"[{"Name":"a","NewValue":1,"OldValue":0}]"#,
