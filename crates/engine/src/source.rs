@@ -190,6 +190,9 @@ pub struct Opened {
     pub encoding: &'static str,
 }
 
+/// Bytes of an opened input's read buffer ([`Opened::reader`]).
+pub const INPUT_BUFFER: usize = 256 << 10;
+
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
@@ -237,7 +240,7 @@ pub fn open_reader(raw: Box<dyn Read + Send>, limits: Limits) -> io::Result<Open
         (text, "utf-8")
     };
     Ok(Opened {
-        reader: Box::new(BufReader::with_capacity(256 << 10, text)),
+        reader: Box::new(BufReader::with_capacity(INPUT_BUFFER, text)),
         consumed,
         compression,
         encoding,

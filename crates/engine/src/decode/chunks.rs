@@ -81,9 +81,9 @@ fn drop_bytes(data: &mut [u8], range: std::ops::Range<usize>, filled: &mut usize
     *filled -= range.len();
 }
 
-/// Bytes asked of the reader at a time: as many as the input's buffer holds
-/// ([`crate::source::open`]), so that a `BufReader` reads them straight into the chunk.
-const READ_BYTES: usize = 256 << 10;
+/// Bytes asked of the reader at a time: as many as the input's buffer holds, so that a
+/// `BufReader` reads them straight into the chunk.
+const READ_BYTES: usize = crate::source::INPUT_BUFFER;
 
 impl<'r> ChunkReader<'r> {
     /// `first` is line 1 when it was read already (by layout sniffing).

@@ -33,9 +33,14 @@ pub fn normalize_object(map: &mut Map<String, Value>) {
 /// Normalises one entry of an object: its value's embedded JSON parsed, a bag folded.
 pub fn normalize_entry(key: &str, value: &mut Value) {
     parse_embedded(value);
-    if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+    if is_bag_key(key) {
         fold(value);
     }
+}
+
+/// Whether a top-level key's value is folded as a bag: one of [`BAG_KEYS`], any ASCII case.
+pub fn is_bag_key(key: &str) -> bool {
+    BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// A string holding a JSON object or array becomes that value; a PowerShell-stringified object

@@ -13,10 +13,10 @@
 //! so does an object of more than `MAX_MEMBERS` (64) members (each key is compared with those
 //! before it), and [`normalize`] for what it does not reshape itself.
 
-use super::bags::{self, BAG_KEYS};
+use super::bags;
 use super::lookup::JsonView;
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::{Number, Value};
+use serde_json::Number;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -85,9 +85,12 @@ impl<'de> Lite<'de> {
     }
 }
 
-/// A `Value` as a `Lite` one (moving its strings; a map's members in its order).
-impl From<Value> for Lite<'_> {
-    fn from(v: Value) -> Self {
+/// A `Value` as a `Lite` one (moving its strings; a map's members in its order): what the
+/// tests compare readings with.
+#[cfg(test)]
+impl From<serde_json::Value> for Lite<'_> {
+    fn from(v: serde_json::Value) -> Self {
+        use serde_json::Value;
         match v {
             Value::Null => Lite::Null,
             Value::Bool(b) => Lite::Bool(b),
@@ -116,7 +119,7 @@ pub fn normalize(key: &str, value: &mut Lite) -> Option<()> {
     if holds_json {
         return None;
     }
-    if BAG_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+    if bags::is_bag_key(key) {
         fold(value)?;
     }
     Some(())
@@ -254,6 +257,7 @@ impl<'de> Visitor<'de> for LiteVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn lite(text: &str) -> Result<Lite<'_>, serde_json::Error> {
         serde_json::from_str(text)

@@ -16,17 +16,18 @@
 //! accepts it. The kept values are borrowed [`Lite`] values, not `serde_json::Value`s (no
 //! `String` per string, no hashed map per object), normalized entry by entry as a whole
 //! record's are ([`lite::normalize`]); kind, core fields and the [`Reading`] come from the same
-//! [`detect_kind`], [`extract`] and [`Reading::of`], through [`Fields`]. So the [`MailRead`] is
-//! the one the whole event gives ([`MailRead::of`]): `tests::narrow_and_whole_readings_agree`,
+//! [`detect_kind`], [`extract_mail_read`] and [`Reading::of`], through [`Fields`]. So the
+//! [`MailRead`] is the one the whole event gives ([`MailRead::of`]):
+//! `tests::narrow_and_whole_readings_agree`,
 //! the `narrow_read` fuzz target, and `tests/fastpath.rs` end to end.
 //!
 //! [`mail_read`] gives up (`None`: parse the line whole) where the narrow record could differ
 //! from the whole one in what counts: a wrapper or envelope key (`AuditData`, `o365audit`,
 //! `event`, `properties`, `records`, `value`, `events`), a kept name given twice (in any
-//! case), a kept object naming a key twice, a kept value that normalization would reshape
-//! beyond a plain Name/Value bag ([`lite::normalize`]: JSON or a PowerShell object in a
-//! string, a bag of another shape), a line that is not a JSON object, or a record that turns
-//! out not to be a UAL `MailItemsAccessed` or `UserLoggedIn` one.
+//! case), a kept object naming a key twice or of more than 64 members, a kept value that
+//! normalization would reshape beyond a plain Name/Value bag ([`lite::normalize`]: JSON or a
+//! PowerShell object in a string, a bag of another shape), a line that is not a JSON object, or
+//! a record that turns out not to be a UAL `MailItemsAccessed` or `UserLoggedIn` one.
 //!
 //! [`MailFields`]: crate::detect::mail_read::MailFields
 //! [`succeeded`]: crate::detect::signins::succeeded
@@ -77,7 +78,7 @@ pub fn mail_read_checked(
 /// What becomes of a top-level key's value.
 #[derive(Clone, Copy)]
 enum Role {
-    /// Kept as a `Value`.
+    /// Kept as a [`Lite`] value.
     Keep,
     /// `Folders`: kept as the count of its folders' items ([`Folders`]).
     Folders,
