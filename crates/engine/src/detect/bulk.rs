@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 const MIN_DAYS: usize = 5;
 const FLOOR: u64 = 100;
@@ -97,16 +96,17 @@ impl DailyItems {
     }
 }
 
-/// The reads of one anomalous day, gathered when the accesses are read back.
-pub struct BulkDay {
+/// The reads of one anomalous day, gathered when the accesses are read back (app ids
+/// borrowed from the interned names).
+pub struct BulkDay<'s> {
     anomaly: Anomaly,
     first: Option<(DateTime<Utc>, Origin)>,
     ids: Vec<String>,
     ips: BTreeSet<String>,
-    apps: BTreeSet<String>,
+    apps: BTreeSet<&'s str>,
 }
 
-impl BulkDay {
+impl<'s> BulkDay<'s> {
     pub fn new(anomaly: Anomaly) -> Self {
         BulkDay {
             anomaly,
@@ -118,22 +118,22 @@ impl BulkDay {
     }
 
     /// Adds one read of the day (`time` is the access's own).
-    pub fn add(&mut self, a: &Access, time: DateTime<Utc>, max_ids: usize) {
+    pub fn add(&mut self, a: &Access<'s, '_>, time: DateTime<Utc>, max_ids: usize) {
         if self.first.as_ref().is_none_or(|(t, _)| time < *t) {
-            self.first = Some((time, a.origin.clone()));
+            self.first = Some((time, a.origin()));
         }
-        if let Some(id) = &a.record_id {
+        if let Some(id) = a.record_id {
             if self.ids.len() < max_ids {
                 self.ids.push(id.to_string());
             }
         }
         self.ips.extend(a.ip.map(|i| i.to_string()));
-        self.apps.extend(a.app.as_deref().map(str::to_string));
+        self.apps.extend(a.app);
     }
 }
 
 /// Bulk-read detections: one per anomalous (tenant, mailbox, day), in that order.
-pub fn bulk_reads(days: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>) -> Vec<Alert> {
+pub fn bulk_reads(days: BTreeMap<(&str, &str, i64), BulkDay<'_>>) -> Vec<Alert> {
     let mut out = Vec::new();
     for ((tenant, mailbox, _), day) in days {
         let Some((time, origin)) = day.first else {
@@ -150,7 +150,7 @@ pub fn bulk_reads(days: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>) -> Vec<Ale
                 .then(|| ips.iter().next().cloned())
                 .flatten(),
             app_id: (apps.len() == 1)
-                .then(|| apps.iter().next().cloned())
+                .then(|| apps.iter().next().map(|a| a.to_string()))
                 .flatten(),
             event_ids: day.ids,
             source: Some(origin),

@@ -3,7 +3,7 @@
 //! The Storm-0558 catch, automated. Every `MailItemsAccessed` record is parked in a compact
 //! binary form in a temporary file (`spill.rs`: memory does not grow with the input), with
 //! small per-tenant, per-app and per-mailbox-day sums kept in memory; at the end of input each
-//! is read back and judged against two things:
+//! is read back (`replay.rs`: in parts by mailbox, on all cores) and judged against two things:
 //! * **the tenant's mail-client baseline** — the app ids that read mail in the tenant's first
 //!   `learn_days` days of data, plus any persisted baseline (`--baseline`). A client outside it
 //!   is *new*. A first-party id is not benign by itself: Storm-0558 read mail through OWA.
@@ -18,13 +18,14 @@
 //! new client where sign-ins cannot be checked → medium.
 
 use super::baseline::Baseline;
-use super::builtin_rules::{self as rules, Builtin};
-use super::bulk::{BulkDay, DailyItems};
+use super::builtin_rules as rules;
+use super::bulk::DailyItems;
 use super::mail_read::with_record;
 pub use super::mail_read::{MailFields, MailRead, Reading};
-use super::shared::{Kind, SharedIds, SharedReads};
-use super::signins::{Backing, Probe, SignInIndex};
-use super::spill::{Access, Row, Spill, Strings};
+use super::replay::{FirstOfDay, Group, Judge, Verdicts};
+use super::shared::{Kind, SharedIds};
+use super::signins::SignInIndex;
+use super::spill::{Row, Spill, Strings};
 use super::Detector;
 use crate::alert::{Alert, Level};
 use crate::event::{format_time, CoreFields, Event, LogKind, Origin};
@@ -53,6 +54,10 @@ pub struct MailOptions {
     /// (about 20 bytes each; 20 million ≈ 400 MB). Past it, accesses only a later sign-in
     /// would back are reported as without sign-in, and a note says so.
     pub max_signins: u64,
+    /// The parked accesses are spread over this many parts by mailbox, and at the end of input
+    /// the parts are read back and judged each on a thread of its own (default: the threads of
+    /// the rayon pool). The detections do not depend on it.
+    pub replay_parts: usize,
 }
 
 impl Default for MailOptions {
@@ -63,6 +68,7 @@ impl Default for MailOptions {
             max_ids: 1000,
             max_accesses: 10_000_000,
             max_signins: 20_000_000,
+            replay_parts: rayon::current_num_threads(),
         }
     }
 }
@@ -128,9 +134,9 @@ impl MailDetector {
     pub fn new(options: MailOptions, baseline: Baseline) -> Self {
         MailDetector {
             signins: SignInIndex::with_cap(options.max_signins),
+            spill: Spill::with_parts(options.replay_parts),
             options,
             strings: Strings::default(),
-            spill: Spill::default(),
             tenant_first: HashMap::new(),
             app_seen: HashMap::new(),
             daily: DailyItems::default(),
@@ -163,33 +169,6 @@ impl MailDetector {
         b
     }
 }
-
-/// Accumulates the accesses of one verdict group.
-struct Group {
-    rule: &'static Builtin,
-    level: Level,
-    first: Option<DateTime<Utc>>,
-    last: Option<DateTime<Utc>>,
-    origin: Origin,
-    ids: Vec<String>,
-    count: u64,
-    items: u64,
-    bind: u64,
-    sync: u64,
-    client_infos: BTreeSet<String>,
-    sessions: BTreeSet<String>,
-    tokens: BTreeSet<String>,
-    backing: BTreeSet<&'static str>,
-    user: Option<String>,
-}
-
-type GroupKey = (
-    &'static str,
-    Arc<str>,
-    Arc<str>,
-    Option<Arc<str>>,
-    Option<IpAddr>,
-);
 
 impl Detector for MailDetector {
     fn name(&self) -> &str {
@@ -270,20 +249,6 @@ fn lowercase(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     }
-}
-
-/// The time and origin of a tenant's first mail access of a day, in input order.
-type FirstOfDay = (DateTime<Utc>, Origin);
-
-/// What the read-back accesses are judged and gathered into.
-#[derive(Default)]
-struct Verdicts {
-    groups: BTreeMap<GroupKey, Group>,
-    not_applicable: BTreeMap<Arc<str>, u64>,
-    bulk: BTreeMap<(Arc<str>, Arc<str>, i64), BulkDay>,
-    shared: BTreeMap<(Arc<str>, String), SharedReads>,
-    /// (tenant id, day) → the day's first access in input order (time, origin).
-    days: HashMap<(u32, i64), FirstOfDay>,
 }
 
 impl MailDetector {
@@ -388,51 +353,31 @@ impl MailDetector {
             ));
             HashSet::new()
         });
-        let mut v = Verdicts::default();
-        let mut spill = std::mem::take(&mut self.spill);
-        let replayed = spill.replay(&self.strings, |a| {
-            self.judge_one(&a, &learn_end, &first_seen, &mut v);
-            let Some(time) = a.time else { return };
-            let day = super::signins::day(time);
-            if let Some(anomaly) = anomalies.get(&(a.tenant_id, a.mailbox_id, day)) {
-                v.bulk
-                    .entry((a.tenant.clone(), a.mailbox.clone(), day))
-                    .or_insert_with(|| BulkDay::new(anomaly.clone()))
-                    .add(&a, time, self.options.max_ids);
-            }
-            for (kind, label, id) in [
-                (Kind::Token, "token", &a.token),
-                (Kind::Session, "session", &a.session),
-            ] {
-                let Some(id) = id else { continue };
-                if flagged.contains(&self.shared.fingerprint(a.tenant_id, kind, id)) {
-                    v.shared
-                        .entry((a.tenant.clone(), format!("{label} {id}")))
-                        .or_default()
-                        .add(&a, time, self.options.max_ids);
-                }
-            }
-            v.days
-                .entry((a.tenant_id, day))
-                .or_insert_with(|| (time, a.origin.clone()));
-        });
-        // The rows stay counted (for the notes) though the file is gone.
-        self.spill = spill;
-        replayed?;
+        let judge = Judge {
+            options: &self.options,
+            baseline: &self.baseline,
+            signins: &self.signins,
+            shared: &self.shared,
+            learn_end: &learn_end,
+            first_seen: &first_seen,
+            anomalies: &anomalies,
+            flagged: &flagged,
+        };
+        // The rows stay counted (for the notes) though the files are gone.
         let Verdicts {
             groups,
             not_applicable,
             bulk,
             shared,
             days,
-        } = v;
+        } = judge.parts(self.spill.take_parts()?, &self.strings)?;
         for ((_, tenant, mailbox, app, ip), g) in groups {
-            out.push(self.alert(&tenant, &mailbox, app.as_deref(), ip, g));
+            out.push(self.alert(tenant, mailbox, app, ip, g));
         }
         out.extend(super::bulk::bulk_reads(bulk));
         out.extend(super::shared::shared_tokens(shared));
         let mut days_by_tenant: BTreeMap<Arc<str>, BTreeMap<i64, FirstOfDay>> = BTreeMap::new();
-        for ((tenant, day), first) in days {
+        for ((tenant, day), (_, first)) in days {
             days_by_tenant
                 .entry(self.strings.name(tenant).clone())
                 .or_default()
@@ -440,7 +385,7 @@ impl MailDetector {
         }
         out.extend(self.source_gaps(days_by_tenant));
         for (tenant, n) in not_applicable {
-            let reason = if self.signins.has_tenant(&tenant) {
+            let reason = if self.signins.has_tenant(tenant) {
                 "its sign-in logs do not cover those days"
             } else {
                 "no sign-in logs for this tenant in the input"
@@ -450,73 +395,6 @@ impl MailDetector {
             ));
         }
         Ok(())
-    }
-
-    /// The verdict on one access, added to its group.
-    fn judge_one(
-        &self,
-        a: &Access,
-        learn_end: &HashMap<u32, DateTime<Utc>>,
-        first_seen: &HashMap<(u32, u32), DateTime<Utc>>,
-        v: &mut Verdicts,
-    ) {
-        // A record without a time is judged on what it has: its session and token ids
-        // against the tenant's sign-ins; "new" needs a time, so it is never new.
-        let learn_end = learn_end.get(&a.tenant_id).copied();
-        let known = a.app_id.zip(a.app.as_ref()).is_none_or(|(app_id, app)| {
-            self.baseline.knows(&a.tenant, app)
-                || first_seen
-                    .get(&(a.tenant_id, app_id))
-                    .is_some_and(|f| Some(*f) < learn_end)
-        });
-        let learning = match a.time {
-            Some(time) => learn_end.is_some_and(|end| time < end),
-            None => true,
-        };
-        let new = !known && !learning;
-        let applicable = match a.time {
-            Some(time) => self.signins.covers(&a.tenant, time),
-            None => {
-                (a.session.is_some() || a.token.is_some()) && self.signins.has_tenant(&a.tenant)
-            }
-        };
-        let backing = if applicable {
-            let probe = Probe {
-                tenant: &a.tenant,
-                user: a.user.as_deref(),
-                ip: a.ip,
-                session: a.session.as_deref(),
-                token: a.token.as_deref(),
-                time: a.time,
-            };
-            self.signins
-                .backing(&probe, self.options.signin_window_secs)
-        } else {
-            None
-        };
-        let verdict = match (applicable, backing, new) {
-            (true, None, true) => Some((&rules::NEW_CLIENT_NO_SIGNIN, Level::High)),
-            (true, None, false) => Some((&rules::NO_SIGNIN, Level::High)),
-            (true, Some(_), true) => Some((&rules::NEW_CLIENT, Level::Low)),
-            (false, _, true) => Some((&rules::NEW_CLIENT, Level::Medium)),
-            (false, _, false) => {
-                *v.not_applicable.entry(a.tenant.clone()).or_default() += 1;
-                None
-            }
-            (true, Some(_), false) => None,
-        };
-        if a.throttled {
-            self.add(
-                &mut v.groups,
-                &rules::THROTTLED,
-                Level::Informational,
-                a,
-                None,
-            );
-        }
-        if let Some((rule, level)) = verdict {
-            self.add(&mut v.groups, rule, level, a, backing);
-        }
     }
 
     /// Days on which a tenant's mailbox reads are logged but its sign-in logs are missing, while
@@ -567,70 +445,6 @@ impl MailDetector {
             known.extend(l.iter().cloned());
         }
         known
-    }
-
-    fn add(
-        &self,
-        groups: &mut BTreeMap<GroupKey, Group>,
-        rule: &'static Builtin,
-        level: Level,
-        a: &Access,
-        backing: Option<Backing>,
-    ) {
-        let key = (
-            rule.id,
-            a.tenant.clone(),
-            a.mailbox.clone(),
-            a.app.clone(),
-            a.ip,
-        );
-        let g = groups.entry(key).or_insert_with(|| Group {
-            rule,
-            level,
-            first: a.time,
-            last: a.time,
-            origin: a.origin.clone(),
-            ids: Vec::new(),
-            count: 0,
-            items: 0,
-            bind: 0,
-            sync: 0,
-            client_infos: BTreeSet::new(),
-            sessions: BTreeSet::new(),
-            tokens: BTreeSet::new(),
-            backing: BTreeSet::new(),
-            user: a.user.as_deref().map(str::to_string),
-        });
-        if a.time < g.first {
-            g.first = a.time;
-            g.origin = a.origin.clone();
-        }
-        g.last = g.last.max(a.time);
-        g.level = g.level.max(level);
-        g.count += 1;
-        g.items += u64::from(a.items);
-        if a.sync {
-            g.sync += 1;
-        } else {
-            g.bind += 1;
-        }
-        if let Some(id) = &a.record_id {
-            if g.ids.len() < self.options.max_ids {
-                g.ids.push(id.to_string());
-            }
-        }
-        if let Some(ci) = &a.client_info {
-            g.client_infos.insert(ci.to_string());
-        }
-        if let Some(s) = &a.session {
-            g.sessions.insert(s.to_string());
-        }
-        if let Some(t) = &a.token {
-            g.tokens.insert(t.to_string());
-        }
-        if let Some(b) = backing {
-            g.backing.insert(b.name());
-        }
     }
 
     fn alert(

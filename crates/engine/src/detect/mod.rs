@@ -13,6 +13,7 @@ pub mod interest;
 pub mod ioc;
 pub mod mail_read;
 pub mod mailbox;
+mod replay;
 mod shared;
 pub mod sigma;
 pub mod signins;

@@ -26,7 +26,6 @@ use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufReader, BufWriter, Read as _, Write};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// Keys held by one partition pass, at most about this many (below `MAX_PARTITIONS` parts).
 const KEYS_PER_PASS: u64 = 1 << 20;
@@ -154,41 +153,57 @@ fn flag(input: &mut impl io::Read, pairs: u64, flagged: &mut HashSet<u64>) -> io
 const NO_MAILBOX: u32 = u32::MAX;
 const MANY: u32 = u32::MAX - 1;
 
-type FirstRead = (DateTime<Utc>, Origin, Option<IpAddr>, Option<Arc<str>>);
+/// The earliest read: time, sequence number, origin, address, app.
+type FirstRead<'s> = (DateTime<Utc>, u64, Origin, Option<IpAddr>, Option<&'s str>);
 
-/// The reads of one flagged token or session, gathered when the accesses are read back.
+/// The reads of one flagged token or session, gathered when the accesses are read back (names
+/// borrowed from the interned strings).
 #[derive(Default)]
-pub struct SharedReads {
-    mailboxes: BTreeSet<Arc<str>>,
-    /// The earliest read: time, origin, address, app.
-    first: Option<FirstRead>,
-    ids: Vec<String>,
+pub struct SharedReads<'s> {
+    mailboxes: BTreeSet<&'s str>,
+    first: Option<FirstRead<'s>>,
+    /// The first record ids listed, with their sequence numbers, in input order.
+    ids: Vec<(u64, String)>,
 }
 
-impl SharedReads {
+impl<'s> SharedReads<'s> {
     /// Adds one read by the token or session (`time` is the access's own).
-    pub fn add(&mut self, a: &Access, time: DateTime<Utc>, max_ids: usize) {
-        self.mailboxes.insert(a.mailbox.clone());
+    pub fn add(&mut self, a: &Access<'s, '_>, time: DateTime<Utc>, max_ids: usize) {
+        self.mailboxes.insert(a.mailbox);
         if self.first.as_ref().is_none_or(|f| time < f.0) {
-            self.first = Some((time, a.origin.clone(), a.ip, a.app.clone()));
+            self.first = Some((time, a.seq, a.origin(), a.ip, a.app));
         }
-        if let Some(id) = &a.record_id {
+        if let Some(id) = a.record_id {
             if self.ids.len() < max_ids {
-                self.ids.push(id.to_string());
+                self.ids.push((a.seq, id.to_string()));
             }
         }
+    }
+
+    /// Adds the reads gathered from another part of the input, as if every read had been
+    /// added in input order: the earliest read is the earliest in time, then in input order.
+    pub fn merge(&mut self, other: SharedReads<'s>, max_ids: usize) {
+        self.mailboxes.extend(other.mailboxes);
+        if let Some(f) = other.first {
+            if self.first.as_ref().is_none_or(|s| (f.0, f.1) < (s.0, s.1)) {
+                self.first = Some(f);
+            }
+        }
+        self.ids.extend(other.ids);
+        self.ids.sort_unstable_by_key(|(seq, _)| *seq);
+        self.ids.truncate(max_ids);
     }
 }
 
 /// Detections for the gathered tokens and sessions (tenant, "token …" / "session …") that
 /// did read three or more mailboxes.
-pub fn shared_tokens(gathered: BTreeMap<(Arc<str>, String), SharedReads>) -> Vec<Alert> {
+pub fn shared_tokens(gathered: BTreeMap<(&str, String), SharedReads<'_>>) -> Vec<Alert> {
     let mut out = Vec::new();
     for ((tenant, token), reads) in gathered {
         if reads.mailboxes.len() < 3 {
             continue;
         }
-        let Some((time, origin, ip, app)) = reads.first else {
+        let Some((time, _, origin, ip, app)) = reads.first else {
             continue;
         };
         out.push(Alert {
@@ -197,11 +212,11 @@ pub fn shared_tokens(gathered: BTreeMap<(Arc<str>, String), SharedReads>) -> Vec
             tenant: Some(tenant.to_string()),
             user: None,
             ip: ip.map(|i| i.to_string()),
-            app_id: app.as_deref().map(str::to_string),
-            event_ids: reads.ids,
+            app_id: app.map(str::to_string),
+            event_ids: reads.ids.into_iter().map(|(_, id)| id).collect(),
             source: Some(origin),
             summary: format!("one {token} read {} mailboxes", reads.mailboxes.len()),
-            evidence: json!({"shared": token, "mailboxes": reads.mailboxes.iter().map(|m| &**m).collect::<Vec<&str>>()}),
+            evidence: json!({"shared": token, "mailboxes": reads.mailboxes}),
         });
     }
     out

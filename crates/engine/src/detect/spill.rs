@@ -1,12 +1,16 @@
-//! Mail accesses parked in a temporary file until the end of input.
+//! Mail accesses parked in temporary files until the end of input.
 //!
 //! The mail verdicts need the whole input (a sign-in log read after the audit log still backs
 //! the accesses before it), so every `MailItemsAccessed` record waits for the end. Kept in
 //! memory that cost a few hundred bytes a record (3 GB at 5M events); here each is a compact
-//! binary row (about 150 bytes) in an unnamed temporary file (`$TMPDIR`, removed when the run
+//! binary row (about 160 bytes) in an unnamed temporary file (`$TMPDIR`, removed when the run
 //! ends), written through a buffer as records arrive and read back once, in input order.
 //! Repeated strings (tenants, mailboxes, users, apps, client strings, file names) are interned:
 //! a row holds their ids, so memory grows with distinct names, not with records.
+//!
+//! The rows are spread over [`Spill::with_parts`] files by mailbox, so that the parts can be
+//! read back and judged on threads of their own ([`super::replay`]); each row carries its
+//! sequence number in the input, for what must be merged across parts in input order.
 
 use crate::event::{Origin, Position};
 use chrono::{DateTime, Utc};
@@ -67,67 +71,142 @@ pub struct Row<'a> {
     pub items: u32,
 }
 
-/// A row read back, with its names resolved.
+/// A row read back: names borrowed from the [`Strings`] (`'s`), the row's own texts from the
+/// buffer it was read into (`'r`), so reading it back allocates nothing.
 #[derive(Debug, Clone)]
-pub struct Access {
+pub struct Access<'s, 'r> {
+    /// Its place among all rows written, in input order.
+    pub seq: u64,
     pub time: Option<DateTime<Utc>>,
     pub tenant_id: u32,
     pub mailbox_id: u32,
-    pub tenant: Arc<str>,
-    pub mailbox: Arc<str>,
-    pub user: Option<Arc<str>>,
+    pub tenant: &'s str,
+    pub mailbox: &'s str,
+    pub user: Option<&'s str>,
     pub app_id: Option<u32>,
-    pub app: Option<Arc<str>>,
+    pub app: Option<&'s str>,
     pub ip: Option<IpAddr>,
-    pub session: Option<Box<str>>,
-    pub token: Option<Box<str>>,
-    pub record_id: Option<Box<str>>,
-    pub origin: Origin,
-    pub client_info: Option<Arc<str>>,
+    pub session: Option<&'r str>,
+    pub token: Option<&'r str>,
+    pub record_id: Option<&'r str>,
+    pub file: &'s Arc<str>,
+    pub position: Position,
+    pub client_info: Option<&'s str>,
     pub sync: bool,
     pub throttled: bool,
     pub items: u32,
 }
 
+impl Access<'_, '_> {
+    /// Where the record is in the input.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            position: self.position,
+        }
+    }
+}
+
 const NONE: u32 = u32::MAX;
 
-/// The temporary file and the rows in it.
-#[derive(Debug, Default)]
+/// The temporary files (one per part) and the rows in them.
+#[derive(Debug)]
 pub struct Spill {
-    out: Option<BufWriter<File>>,
+    parts: Vec<Part>,
     row: Vec<u8>,
     rows: u64,
 }
 
+/// One part's file (made on its first row) and how many rows it holds.
+#[derive(Debug, Default)]
+struct Part {
+    out: Option<BufWriter<File>>,
+    rows: u64,
+}
+
+impl Default for Spill {
+    fn default() -> Self {
+        Spill::with_parts(1)
+    }
+}
+
+/// The write buffer of all parts together.
+const WRITE_BUFFER: usize = 1 << 20;
+
 impl Spill {
+    /// A spill of `parts` files (at least one); a mailbox's rows all go to one of them.
+    pub fn with_parts(parts: usize) -> Spill {
+        Spill {
+            parts: (0..parts.max(1)).map(|_| Part::default()).collect(),
+            row: Vec::new(),
+            rows: 0,
+        }
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.rows
     }
 
-    /// Appends a row (the file is made on the first).
+    /// Appends a row to its mailbox's part (the part's file is made on its first row).
     pub fn push(&mut self, row: &Row<'_>) -> io::Result<()> {
-        let out = match &mut self.out {
+        let n = self.parts.len();
+        let buffer = (WRITE_BUFFER / n).max(64 << 10);
+        let part = &mut self.parts[row.mailbox as usize % n];
+        let out = match &mut part.out {
             Some(out) => out,
-            None => self
+            None => part
                 .out
-                .insert(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?)),
+                .insert(BufWriter::with_capacity(buffer, tempfile::tempfile()?)),
         };
         self.row.clear();
-        encode(row, &mut self.row);
+        encode(row, self.rows, &mut self.row);
         out.write_all(&self.row)?;
+        part.rows += 1;
         self.rows += 1;
         Ok(())
     }
 
-    /// Reads every row back, in the order written, and hands it to `each`.
-    pub fn replay(&mut self, strings: &Strings, mut each: impl FnMut(Access)) -> io::Result<()> {
-        let Some(out) = self.out.take() else {
-            return Ok(());
-        };
-        let mut input = Decoder(BufReader::with_capacity(1 << 20, rewind(out)?));
+    /// The parts, each to be read back once ([`Replay::each`]); the spill is empty after.
+    pub fn take_parts(&mut self) -> io::Result<Vec<Replay>> {
+        let buffer = (WRITE_BUFFER / self.parts.len()).max(64 << 10);
+        let mut replays = Vec::new();
+        for part in &mut self.parts {
+            let rows = std::mem::take(&mut part.rows);
+            if let Some(out) = part.out.take() {
+                let read = BufReader::with_capacity(buffer, rewind(out)?);
+                replays.push(Replay { read, rows });
+            }
+        }
+        Ok(replays)
+    }
+}
+
+/// One part of a spill, rewound for reading back.
+pub struct Replay {
+    read: BufReader<File>,
+    rows: u64,
+}
+
+impl Replay {
+    /// Reads every row of the part back, in the order written, and hands it to `each`.
+    pub fn each<'s>(
+        mut self,
+        strings: &'s Strings,
+        mut each: impl FnMut(Access<'s, '_>),
+    ) -> io::Result<()> {
+        let mut row = Vec::new();
         for _ in 0..self.rows {
-            each(input.access(strings)?);
+            let mut len = [0; 4];
+            self.read.read_exact(&mut len)?;
+            row.resize(u32::from_le_bytes(len) as usize, 0);
+            self.read.read_exact(&mut row)?;
+            let mut cursor = Cursor(&row);
+            let access = cursor.access(strings)?;
+            if !cursor.0.is_empty() {
+                return Err(corrupt("row length"));
+            }
+            each(access);
         }
         Ok(())
     }
@@ -158,7 +237,10 @@ fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn encode(r: &Row<'_>, out: &mut Vec<u8>) {
+/// A row: its length (`u32`, the rest of it), then its sequence number and fields.
+fn encode(r: &Row<'_>, seq: u64, out: &mut Vec<u8>) {
+    put_u32(out, 0);
+    put_u64(out, seq);
     out.push(u8::from(r.time.is_some()) | u8::from(r.sync) << 1 | u8::from(r.throttled) << 2);
     if let Some(t) = r.time {
         put_u64(out, t.timestamp() as u64);
@@ -197,9 +279,12 @@ fn encode(r: &Row<'_>, out: &mut Vec<u8>) {
     out.push(tag);
     put_u64(out, a);
     put_u64(out, b);
+    let len = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&len.to_le_bytes());
 }
 
-struct Decoder<R>(R);
+/// Reads a row's fields from its bytes.
+struct Cursor<'r>(&'r [u8]);
 
 fn corrupt(what: &str) -> io::Error {
     io::Error::new(
@@ -208,11 +293,14 @@ fn corrupt(what: &str) -> io::Error {
     )
 }
 
-impl<R: Read> Decoder<R> {
+impl<'r> Cursor<'r> {
     fn bytes<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let mut b = [0; N];
-        self.0.read_exact(&mut b)?;
-        Ok(b)
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or_else(|| corrupt("row length"))?;
+        self.0 = rest;
+        Ok(*head)
     }
 
     fn u8(&mut self) -> io::Result<u8> {
@@ -227,32 +315,36 @@ impl<R: Read> Decoder<R> {
         self.bytes().map(u64::from_le_bytes)
     }
 
-    fn name(&mut self, strings: &Strings) -> io::Result<Option<Arc<str>>> {
+    fn name<'s>(&mut self, strings: &'s Strings) -> io::Result<Option<&'s str>> {
         Ok(self.named(strings)?.map(|(_, name)| name))
     }
 
     /// A name's id and string.
-    fn named(&mut self, strings: &Strings) -> io::Result<Option<(u32, Arc<str>)>> {
+    fn named<'s>(&mut self, strings: &'s Strings) -> io::Result<Option<(u32, &'s str)>> {
         let id = self.u32()?;
         if id == NONE {
             return Ok(None);
         }
-        strings.get(id).map(|s| Some((id, s.clone())))
+        strings.get(id).map(|s| Some((id, &**s)))
     }
 
-    fn text(&mut self) -> io::Result<Option<Box<str>>> {
+    fn text(&mut self) -> io::Result<Option<&'r str>> {
         let len = self.u32()?;
         if len == NONE {
             return Ok(None);
         }
-        let mut b = vec![0; len as usize];
-        self.0.read_exact(&mut b)?;
-        String::from_utf8(b)
-            .map(|s| Some(s.into_boxed_str()))
+        if self.0.len() < len as usize {
+            return Err(corrupt("row length"));
+        }
+        let (text, rest) = self.0.split_at(len as usize);
+        self.0 = rest;
+        std::str::from_utf8(text)
+            .map(Some)
             .map_err(|_| corrupt("text"))
     }
 
-    fn access(&mut self, strings: &Strings) -> io::Result<Access> {
+    fn access<'s>(&mut self, strings: &'s Strings) -> io::Result<Access<'s, 'r>> {
+        let seq = self.u64()?;
         let flags = self.u8()?;
         let time = if flags & 1 != 0 {
             let (secs, nanos) = (self.u64()? as i64, self.u32()?);
@@ -264,7 +356,7 @@ impl<R: Read> Decoder<R> {
         let user = self.name(strings)?;
         let (app_id, app) = self.named(strings)?.unzip();
         let client_info = self.name(strings)?;
-        let file = strings.get(self.u32()?)?.clone();
+        let file = strings.get(self.u32()?)?;
         let items = self.u32()?;
         let ip = match self.u8()? {
             0 => None,
@@ -281,11 +373,12 @@ impl<R: Read> Decoder<R> {
             _ => return Err(corrupt("position")),
         };
         Ok(Access {
+            seq,
             time,
             tenant_id,
             mailbox_id,
-            tenant: strings.get(tenant_id)?.clone(),
-            mailbox: strings.get(mailbox_id)?.clone(),
+            tenant: strings.get(tenant_id)?,
+            mailbox: strings.get(mailbox_id)?,
             user,
             app_id,
             app,
@@ -293,7 +386,8 @@ impl<R: Read> Decoder<R> {
             session,
             token,
             record_id,
-            origin: Origin { file, position },
+            file,
+            position,
             client_info,
             sync: flags & 2 != 0,
             throttled: flags & 4 != 0,
@@ -352,36 +446,84 @@ mod tests {
         for r in &rows {
             spill.push(r).unwrap();
         }
-        let mut back = Vec::new();
-        spill.replay(&strings, |a| back.push(a)).unwrap();
-        assert_eq!(back.len(), 2);
-        let a = &back[0];
-        assert_eq!((a.time, &*a.tenant, &*a.mailbox), (time, "t1", "ann@x"));
-        assert_eq!(
-            a.app.as_deref(),
-            Some("00000002-0000-0ff1-ce00-000000000000")
-        );
-        assert_eq!(a.ip, rows[0].ip);
-        assert_eq!(
-            (a.session.as_deref(), a.token.as_deref()),
-            (Some("s-1"), Some("tok"))
-        );
-        assert_eq!(a.origin.to_string(), "f:7#2");
-        assert!(a.sync && !a.throttled && a.items == 12);
-        let b = &back[1];
-        assert_eq!(
-            (b.time, b.user.as_deref(), b.app.as_deref()),
-            (None, None, None)
-        );
-        assert_eq!(
-            (b.token.as_deref(), b.record_id.as_deref()),
-            (Some(""), None)
-        );
-        assert_eq!(b.origin.to_string(), "f:#3");
-        assert_eq!(
-            b.client_info.as_deref(),
-            Some("00000002-0000-0ff1-ce00-000000000000")
-        );
-        assert!(!b.sync && b.throttled);
+        let mut parts = spill.take_parts().unwrap();
+        assert_eq!(parts.len(), 1);
+        let mut n = 0;
+        parts
+            .remove(0)
+            .each(&strings, |a| {
+                assert_eq!(a.seq, n);
+                if n == 0 {
+                    assert_eq!((a.time, a.tenant, a.mailbox), (time, "t1", "ann@x"));
+                    assert_eq!(a.app, Some("00000002-0000-0ff1-ce00-000000000000"));
+                    assert_eq!(a.ip, rows[0].ip);
+                    assert_eq!((a.session, a.token), (Some("s-1"), Some("tok")));
+                    assert_eq!(a.origin().to_string(), "f:7#2");
+                    assert!(a.sync && !a.throttled && a.items == 12);
+                } else {
+                    assert_eq!((a.time, a.user, a.app), (None, None, None));
+                    assert_eq!((a.token, a.record_id), (Some(""), None));
+                    assert_eq!(a.origin().to_string(), "f:#3");
+                    assert_eq!(a.client_info, Some("00000002-0000-0ff1-ce00-000000000000"));
+                    assert!(!a.sync && a.throttled);
+                }
+                n += 1;
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        assert!(spill.take_parts().unwrap().is_empty(), "read back once");
+    }
+
+    #[test]
+    fn parts_hold_whole_mailboxes_in_input_order() {
+        let mut strings = Strings::default();
+        let (tenant, file) = (strings.id("t"), strings.id("f"));
+        let mailboxes: Vec<u32> = (0..5).map(|m| strings.id(&format!("m{m}@x"))).collect();
+        let mut spill = Spill::with_parts(3);
+        for line in 0..40u64 {
+            let mailbox = mailboxes[(line * 7 % 5) as usize];
+            let id = format!("r{line}");
+            let row = Row {
+                time: None,
+                tenant,
+                mailbox,
+                user: None,
+                app: None,
+                ip: None,
+                session: None,
+                token: None,
+                record_id: Some(&id),
+                file,
+                position: Position::Line(line + 1),
+                client_info: None,
+                sync: false,
+                throttled: false,
+                items: 1,
+            };
+            spill.push(&row).unwrap();
+        }
+        assert_eq!(spill.rows(), 40);
+        let parts = spill.take_parts().unwrap();
+        assert_eq!(parts.len(), 3);
+        let mut owner = std::collections::HashMap::new();
+        let mut seen = Vec::new();
+        for (p, part) in parts.into_iter().enumerate() {
+            let mut last = None;
+            part.each(&strings, |a| {
+                assert!(last < Some(a.seq), "a part is read back in input order");
+                last = Some(a.seq);
+                assert_eq!(
+                    *owner.entry(a.mailbox_id).or_insert(p),
+                    p,
+                    "one part a mailbox"
+                );
+                assert_eq!(a.record_id, Some(format!("r{}", a.seq).as_str()));
+                assert_eq!(a.position, Position::Line(a.seq + 1));
+                seen.push(a.seq);
+            })
+            .unwrap();
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every row once");
     }
 }
