@@ -49,8 +49,8 @@ impl MailFields {
 /// whole event ([`MailRead::of`]), or read narrowly ([`crate::normalize::narrow::mail_read`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailRead {
-    /// The core fields the mail analysis reads: all but the client app id and the workload
-    /// (`None`), as [`crate::normalize::extract_mail_read`] gives them.
+    /// The core fields the mail analysis reads: all but the client app id, the workload and
+    /// the operation (`None`), as [`crate::normalize::extract_mail_read`] gives them.
     pub core: CoreFields,
     pub reading: Reading,
     pub origin: Origin,
@@ -91,6 +91,7 @@ impl MailRead {
             core: CoreFields {
                 client_app_id: None,
                 workload: None,
+                operation: None,
                 ..event.core.clone()
             },
             reading,

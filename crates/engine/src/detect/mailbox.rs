@@ -80,6 +80,8 @@ pub struct MailDetector {
     strings: Strings,
     /// Every `MailItemsAccessed` record, parked until the end.
     spill: Spill,
+    /// The last record's file name and its id.
+    last_file: Option<(Arc<str>, u32)>,
     /// tenant id → its first mail access (the learning period starts there).
     tenant_first: HashMap<u32, DateTime<Utc>>,
     /// (tenant id, app id) → first and last mail access by the app.
@@ -135,6 +137,7 @@ impl MailDetector {
         MailDetector {
             signins: SignInIndex::with_cap(options.max_signins),
             spill: Spill::with_parts(options.replay_parts),
+            last_file: None,
             options,
             strings: Strings::default(),
             tenant_first: HashMap::new(),
@@ -294,7 +297,7 @@ impl MailDetector {
             session: c.session_id.as_deref(),
             token: c.token_id.as_deref(),
             record_id: c.record_id.as_deref(),
-            file: self.strings.id(&origin.file),
+            file: self.file_id(&origin.file),
             position: origin.position,
             client_info: fields.client_info.as_deref().map(|s| self.strings.id(s)),
             sync: fields.sync,
@@ -319,6 +322,19 @@ impl MailDetector {
                 .add((tenant, mailbox, super::signins::day(t)), items);
         }
         Ok(())
+    }
+
+    /// The id of a record's file name: the last one's again where it is the same name (the
+    /// records of one chunk of input share theirs), without hashing it.
+    fn file_id(&mut self, file: &Arc<str>) -> u32 {
+        match &self.last_file {
+            Some((last, id)) if Arc::ptr_eq(last, file) => *id,
+            _ => {
+                let id = self.strings.id(file);
+                self.last_file = Some((file.clone(), id));
+                id
+            }
+        }
     }
 
     /// Reads every parked access back and raises the detections.

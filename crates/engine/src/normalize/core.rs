@@ -238,19 +238,26 @@ pub fn extract<F: Fields + ?Sized>(kind: LogKind, map: &F) -> CoreFields {
     extract_with(candidates(kind), map)
 }
 
-/// The UAL candidates but for the two core fields the mail analysis does not read.
+/// The UAL candidates but for the core fields the mail analysis does not read.
 const UAL_MAIL_READ: Candidates = Candidates {
     client_app_id: &[],
     workload: &[],
+    operation: &[],
     ..UAL
 };
 
 /// The core fields of a UAL record that the mail analysis reads
-/// ([`crate::detect::mail_read::MailRead`]): all but the client app id and the workload,
-/// which stay `None`. Every mail line is read so; those two would be two strings a line
-/// built and dropped unread.
+/// ([`crate::detect::mail_read::MailRead`]): all but the client app id, the workload and the
+/// operation, which stay `None`. Every mail line is read so; those would be three strings a
+/// line built and dropped unread (the operation is matched where it lies, [`ual_operation`]).
 pub fn extract_mail_read<F: Fields + ?Sized>(map: &F) -> CoreFields {
     extract_with(&UAL_MAIL_READ, map)
+}
+
+/// A UAL record's operation, where it is text, as [`extract`] gives it but for a number or
+/// boolean (which names no operation the mail analysis reads), without a copy.
+pub fn ual_operation<F: Fields + ?Sized>(map: &F) -> Option<&str> {
+    first(map, UAL.operation)?.as_str().map(str::trim)
 }
 
 fn extract_with<F: Fields + ?Sized>(c: &Candidates, map: &F) -> CoreFields {

@@ -18,7 +18,7 @@ use crate::event::{Event, LogKind, Origin};
 use lookup::{Fields, JsonView};
 use serde_json::{Map, Value};
 
-pub use self::core::{extract, extract_mail_read, identity_sources, Identity};
+pub use self::core::{extract, extract_mail_read, identity_sources, ual_operation, Identity};
 
 /// Why a framed value is not an event.
 pub fn normalize(value: Value, origin: Origin) -> Result<Event, String> {

@@ -34,7 +34,7 @@
 
 use super::lite::{self, Key, Lite};
 use super::lookup::Fields;
-use super::{detect_kind, extract_mail_read};
+use super::{detect_kind, extract_mail_read, ual_operation};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use crate::prefilter::NarrowCheck;
@@ -67,7 +67,7 @@ pub fn mail_read_checked(
         lite::normalize(key, value)?;
     }
     let core = (detect_kind(&record) == LogKind::Ual).then(|| extract_mail_read(&record))?;
-    let reading = Reading::of(core.operation.as_deref(), &record)?;
+    let reading = Reading::of(ual_operation(&record), &record)?;
     Some(MailRead {
         core,
         reading,
