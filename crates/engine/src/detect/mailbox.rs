@@ -47,7 +47,7 @@ pub struct MailOptions {
     /// At most this many record ids listed per detection (the count is always complete).
     pub max_ids: usize,
     /// Disk cap: at most this many `MailItemsAccessed` records are parked for analysis (about
-    /// 150 bytes each in a temporary file; 10 million ≈ 1.5 GB). Later ones are counted, not
+    /// 180 bytes each in temporary files; 10 million ≈ 1.8 GB). Later ones are counted, not
     /// analysed, and a note says so (docs/performance.md).
     pub max_accesses: usize,
     /// Memory cap: at most this many successful sign-ins are indexed for the sign-in join

@@ -3,7 +3,7 @@
 //! The mail verdicts need the whole input (a sign-in log read after the audit log still backs
 //! the accesses before it), so every `MailItemsAccessed` record waits for the end. Kept in
 //! memory that cost a few hundred bytes a record (3 GB at 5M events); here each is a compact
-//! binary row (about 160 bytes) in an unnamed temporary file (`$TMPDIR`, removed when the run
+//! binary row (about 180 bytes) in an unnamed temporary file (`$TMPDIR`, removed when the run
 //! ends), written through a buffer as records arrive and read back once, in input order.
 //! Repeated strings (tenants, mailboxes, users, apps, client strings, file names) are interned:
 //! a row holds their ids, so memory grows with distinct names, not with records.
