@@ -274,24 +274,19 @@ impl Judge<'_> {
                 g.ids.push(id.to_string());
             }
         }
-        if let Some(ci) = a.client_info {
-            if !g.client_infos.contains(ci) {
-                g.client_infos.insert(ci.to_string());
-            }
-        }
-        if let Some(s) = a.session {
-            if !g.sessions.contains(s) {
-                g.sessions.insert(s.to_string());
-            }
-        }
-        if let Some(t) = a.token {
-            if !g.tokens.contains(t) {
-                g.tokens.insert(t.to_string());
-            }
-        }
+        insert_text(&mut g.client_infos, a.client_info);
+        insert_text(&mut g.sessions, a.session);
+        insert_text(&mut g.tokens, a.token);
         if let Some(b) = backing {
             g.backing.insert(b.name());
         }
+    }
+}
+
+/// Adds `text` to `set`, copied only where the set does not hold it yet.
+fn insert_text(set: &mut BTreeSet<String>, text: Option<&str>) {
+    if let Some(t) = text.filter(|t| !set.contains(*t)) {
+        set.insert(t.to_string());
     }
 }
 

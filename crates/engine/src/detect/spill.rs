@@ -133,6 +133,11 @@ impl Default for Spill {
 /// The write buffer of all parts together.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// Each part's write (and read-back) buffer, of a spill of `parts` parts.
+fn part_buffer(parts: usize) -> usize {
+    (WRITE_BUFFER / parts).max(64 << 10)
+}
+
 impl Spill {
     /// A spill of `parts` files (at least one); a mailbox's rows all go to one of them.
     pub fn with_parts(parts: usize) -> Spill {
@@ -151,13 +156,13 @@ impl Spill {
     /// Appends a row to its mailbox's part (the part's file is made on its first row).
     pub fn push(&mut self, row: &Row<'_>) -> io::Result<()> {
         let n = self.parts.len();
-        let buffer = (WRITE_BUFFER / n).max(64 << 10);
         let part = &mut self.parts[row.mailbox as usize % n];
         let out = match &mut part.out {
             Some(out) => out,
-            None => part
-                .out
-                .insert(BufWriter::with_capacity(buffer, tempfile::tempfile()?)),
+            None => part.out.insert(BufWriter::with_capacity(
+                part_buffer(n),
+                tempfile::tempfile()?,
+            )),
         };
         self.row.clear();
         encode(row, self.rows, &mut self.row);
@@ -169,7 +174,7 @@ impl Spill {
 
     /// The parts, each to be read back once ([`Replay::each`]); the spill is empty after.
     pub fn take_parts(&mut self) -> io::Result<Vec<Replay>> {
-        let buffer = (WRITE_BUFFER / self.parts.len()).max(64 << 10);
+        let buffer = part_buffer(self.parts.len());
         let mut replays = Vec::new();
         for part in &mut self.parts {
             let rows = std::mem::take(&mut part.rows);
