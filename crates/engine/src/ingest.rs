@@ -420,12 +420,14 @@ fn frame_chunk(chunk: &Chunk, filter: Option<Filter<'_>>, file: &Arc<str>) -> Ve
     };
     // Mail lines are read narrowly first where the prefilter's check allows it
     // (`prefilter::NarrowCheck`); the gate scans the rest.
+    // One reader for each way of reading, over the whole chunk: it remembers the lines' keys.
     let check = f.prefilter.narrow_check().filter(|_| f.narrow);
+    let mut checked = narrow::Reader::new(check);
     let read_first: Vec<Option<MailRead>> = lines
         .iter()
         .map(|&(number, line, cut)| {
-            let check = check.filter(|c| !cut && c.hinted(line))?;
-            narrow::mail_read_checked(line, origin(number), Some(check))
+            check.filter(|c| !cut && c.hinted(line))?;
+            checked.read(line, origin(number))
         })
         .collect();
     // A line cut for length is scanned as an empty one: wanted whole (rejected).
@@ -436,6 +438,7 @@ fn frame_chunk(chunk: &Chunk, filter: Option<Filter<'_>>, file: &Arc<str>) -> Ve
         .map(|(&(_, line, cut), _)| if cut { &[][..] } else { line })
         .collect();
     let mut wants = f.prefilter.classify_all(&texts).into_iter();
+    let mut unchecked = narrow::Reader::new(None);
     for (&(number, line, cut), first) in lines.iter().zip(read_first) {
         if let Some(read) = first {
             out.push(Outcome::Mail(read));
@@ -447,7 +450,7 @@ fn frame_chunk(chunk: &Chunk, filter: Option<Filter<'_>>, file: &Arc<str>) -> Ve
                 out.push(Outcome::Skipped(position));
                 continue;
             }
-            Want::Narrow if f.narrow => narrow::mail_read(line, origin(number)),
+            Want::Narrow if f.narrow => unchecked.read(line, origin(number)),
             // Wanted whole, or narrowly where this read does not ask for it.
             Want::Narrow | Want::Whole => None,
         };

@@ -6,19 +6,17 @@
 //! A [`Lite`] value is read through [`JsonView`] as a `Value` is, so kind recognition,
 //! core-field extraction and the mail analysis read both alike.
 //!
-//! A value is accepted here exactly when a `Value` would be: the same parser drives both (UTF-8,
-//! number range, nesting), and numbers are serde_json's own `Number`. Where a `Value` would
-//! differ in what is read — an object naming a key twice (a `Value` keeps the last value at the
-//! first place) — reading fails, and the narrow reading gives the line up to be read whole;
-//! so does an object of more than `MAX_MEMBERS` (64) members (each key is compared with those
-//! before it), and [`normalize`] for what it does not reshape itself.
+//! Values are read by the narrow reading's walk ([`super::scan::Cursor::lite`]), which takes a
+//! value only where a `Value` would (numbers are serde_json's own `Number`) and gives up where
+//! a `Value` would differ in what is read: an object naming a key twice (a `Value` keeps the
+//! last value at the first place), or of more than [`MAX_MEMBERS`] members (each key is compared
+//! with those before it). [`normalize`] gives up for what it does not reshape itself. The
+//! narrow reading then reads the line whole.
 
 use super::bags;
 use super::lookup::JsonView;
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 use std::borrow::Cow;
-use std::fmt;
 
 /// A JSON value whose strings and keys may borrow from the text read.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,97 +168,20 @@ fn named(item: &Lite) -> Option<usize> {
         .position(|(k, v)| matches!(v, Lite::Str(_)) && bags::is_name_key(k))
 }
 
-/// An object's key, borrowed from the text where it has no escape.
-pub struct Key<'de>(pub Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Lite<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LiteVisitor)
-    }
-}
-
-/// Members an object read here may have; a larger one fails (the record is read whole).
-const MAX_MEMBERS: usize = 64;
-
-/// Reads any value as `serde_json::Value`'s own visitor does, but borrowing.
-struct LiteVisitor;
-
-impl<'de> Visitor<'de> for LiteVisitor {
-    type Value = Lite<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Lite<'de>, E> {
-        Ok(Lite::Bool(b))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<Lite<'de>, E> {
-        Ok(Lite::Number(n.into()))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<Lite<'de>, E> {
-        Ok(Lite::Number(n.into()))
-    }
-    fn visit_f64<E>(self, n: f64) -> Result<Lite<'de>, E> {
-        Ok(Number::from_f64(n).map_or(Lite::Null, Lite::Number))
-    }
-    fn visit_unit<E>(self) -> Result<Lite<'de>, E> {
-        Ok(Lite::Null)
-    }
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Lite<'de>, E> {
-        Ok(Lite::Str(Cow::Borrowed(s)))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Lite<'de>, E> {
-        Ok(Lite::Str(Cow::Owned(s.to_owned())))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lite<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Lite::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Lite<'de>, A::Error> {
-        let mut members: Vec<(Cow<'de, str>, Lite<'de>)> = Vec::new();
-        while let Some(Key(key)) = map.next_key()? {
-            // Each key is compared with those before it: past a few dozen, that would cost
-            // more than reading the record whole.
-            if members.len() == MAX_MEMBERS {
-                return Err(A::Error::custom("a large object: read this record whole"));
-            }
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(A::Error::custom("a key twice: read this record whole"));
-            }
-            members.push((key, map.next_value()?));
-        }
-        Ok(Lite::Object(members))
-    }
-}
+/// Members an object read here may have; a larger one is given up (the record is read whole).
+pub const MAX_MEMBERS: usize = 64;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn lite(text: &str) -> Result<Lite<'_>, serde_json::Error> {
-        serde_json::from_str(text)
+    /// `text` as one [`Lite`] value, or `Err` where it is refused or given up.
+    fn lite(text: &str) -> Result<Lite<'_>, ()> {
+        let mut cursor = super::super::scan::Cursor::new(text);
+        let read = cursor.lite().ok_or(())?;
+        cursor.end().ok_or(())?;
+        Ok(read)
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod ip;
 pub mod lite;
 pub mod lookup;
 pub mod narrow;
+pub mod scan;
 pub mod time;
 
 use crate::event::{Event, LogKind, Origin};
