@@ -133,34 +133,45 @@ impl<'a, 'c> Reader<'a, 'c> {
             };
             place += 1;
             cursor.eat(b':')?;
-            let value = match (known.named, known.covered.then_some(check).flatten()) {
-                (Some((_, Role::GiveUp)), _) => return None,
+            let check = known.covered.then_some(check).flatten();
+            let Some((at, role)) = known.named else {
+                match check {
+                    // A covered field that is not kept is looked at; that is all.
+                    Some(check) => {
+                        let value = cursor.lite()?;
+                        // A literal may be here: scan the line.
+                        (!check.hit(&value)).then_some(())?
+                    }
+                    None => cursor.skip()?,
+                }
+                more = cursor.eat_if(b',');
+                continue;
+            };
+            // A field named twice: read the record whole.
+            if record.places[at] != 0 {
+                return None;
+            }
+            match (role, check) {
+                (Role::GiveUp, _) => return None,
                 // Kept here only in part, so its values cannot be looked at: scan the line.
-                (Some((_, Role::Folders)), Some(_)) => return None,
-                (_, Some(check)) => {
-                    let value = cursor.lite()?;
+                (Role::Folders, Some(_)) => return None,
+                (Role::Folders, None) => {
+                    let folders = folders(&mut cursor)?;
+                    record.kept.push((known.key.clone(), folders));
+                }
+                // Read in its place in the list: a value moved after it is read cost more
+                // than reading it.
+                (Role::Keep, check) => {
+                    record.kept.push((known.key.clone(), Lite::Null));
+                    let (_, value) = record.kept.last_mut().expect("just pushed");
+                    cursor.lite_into(value)?;
                     // A literal may be here: scan the line.
-                    if check.hit(&value) {
+                    if check.is_some_and(|check| check.hit(value)) {
                         return None;
                     }
-                    Some(value)
                 }
-                (Some((_, Role::Keep)), None) => Some(cursor.lite()?),
-                (Some((_, Role::Folders)), None) => Some(folders(&mut cursor)?),
-                (None, None) => {
-                    cursor.skip()?;
-                    None
-                }
-            };
-            // A covered field that is not kept has been looked at; that is all.
-            if let (Some(value), Some((at, _))) = (value, known.named) {
-                // A field named twice: read the record whole.
-                if record.places[at] != 0 {
-                    return None;
-                }
-                record.kept.push((known.key.clone(), value));
-                record.places[at] = record.kept.len() as u8;
             }
+            record.places[at] = record.kept.len() as u8;
             more = cursor.eat_if(b',');
         }
         cursor.eat(b'}')?;

@@ -96,7 +96,9 @@ impl<'a> Cursor<'a> {
 
     /// Takes `text` past whitespace where it is next, byte for byte; whether it was.
     pub fn eat_text(&mut self, text: &str) -> bool {
-        let found = self.peek().is_some() && self.text[self.at..].starts_with(text);
+        let found = self.peek().is_some()
+            && (self.bytes().get(self.at..self.at + text.len()))
+                .is_some_and(|here| same_bytes(here, text.as_bytes()));
         if found {
             self.at += text.len();
         }
@@ -263,23 +265,32 @@ impl<'a> Cursor<'a> {
     /// `Value` keeps the last value at the first place) or of more than [`MAX_MEMBERS`] members
     /// (each key is compared with those before it) is given up.
     pub fn lite(&mut self) -> Option<Lite<'a>> {
-        self.lite_within(MAX_DEPTH)
+        let mut value = Lite::Null;
+        self.lite_into(&mut value)?;
+        Some(value)
     }
 
-    fn lite_within(&mut self, depth: usize) -> Option<Lite<'a>> {
-        match self.peek()? {
-            b'"' => self.string().map(Lite::Str),
-            b't' => self.word("true").map(|()| Lite::Bool(true)),
-            b'f' => self.word("false").map(|()| Lite::Bool(false)),
-            b'n' => self.word("null").map(|()| Lite::Null),
+    /// [`Cursor::lite`] into `value`, where the value is to stay: a `Lite` value moved right
+    /// after it is made is read back from memory before its bytes have settled there, which
+    /// cost more than making it.
+    pub fn lite_into(&mut self, value: &mut Lite<'a>) -> Option<()> {
+        self.lite_within(value, MAX_DEPTH)
+    }
+
+    fn lite_within(&mut self, value: &mut Lite<'a>, depth: usize) -> Option<()> {
+        *value = match self.peek()? {
+            b'"' => Lite::Str(self.string()?),
+            b't' => self.word("true").map(|()| Lite::Bool(true))?,
+            b'f' => self.word("false").map(|()| Lite::Bool(false))?,
+            b'n' => self.word("null").map(|()| Lite::Null)?,
             b'[' => {
                 let depth = depth.checked_sub(1)?;
                 let mut items = Vec::new();
                 self.items(|cursor| {
-                    items.push(cursor.lite_within(depth)?);
-                    Some(())
+                    items.push(Lite::Null);
+                    cursor.lite_within(items.last_mut().expect("just pushed"), depth)
                 })?;
-                Some(Lite::Array(items))
+                Lite::Array(items)
             }
             b'{' => {
                 let depth = depth.checked_sub(1)?;
@@ -289,22 +300,34 @@ impl<'a> Cursor<'a> {
                     if members.len() == MAX_MEMBERS || members.iter().any(|(k, _)| *k == key) {
                         return None;
                     }
-                    members.push((key, cursor.lite_within(depth)?));
-                    Some(())
+                    members.push((key, Lite::Null));
+                    let (_, value) = members.last_mut().expect("just pushed");
+                    cursor.lite_within(value, depth)
                 })?;
-                Some(Lite::Object(members))
+                Lite::Object(members)
             }
             _ => {
                 let start = self.at;
                 self.number()?;
                 let text = &self.text[start..self.at];
                 if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) {
-                    return text.parse().ok().map(|n: u64| Lite::Number(n.into()));
+                    Lite::Number(text.parse::<u64>().ok()?.into())
+                } else {
+                    Lite::Number(serde_json::from_str(text).ok()?)
                 }
-                serde_json::from_str(text).ok().map(Lite::Number)
             }
-        }
+        };
+        Some(())
     }
+}
+
+/// Whether `a` and `b`, of one length, hold the same bytes: eight at a time, inline (a key is
+/// compared so at every place of every line a reader reads, and most are short).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("chunks of eight"));
+    let (a, b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails = a.remainder().iter().zip(b.remainder()).all(|(x, y)| x == y);
+    tails && a.zip(b).all(|(x, y)| word(x) == word(y))
 }
 
 /// The place of the first `"`, `\` or control character in `bytes`: eight bytes at a time.
