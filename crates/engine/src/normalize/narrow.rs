@@ -144,7 +144,7 @@ impl<'a, 'c> Reader<'a, 'c> {
                     }
                     None => cursor.skip()?,
                 }
-                more = cursor.eat_if(b',');
+                more = cursor.member_end()?;
                 continue;
             };
             // A field named twice: read the record whole.
@@ -172,9 +172,8 @@ impl<'a, 'c> Reader<'a, 'c> {
                 }
             }
             record.places[at] = record.kept.len() as u8;
-            more = cursor.eat_if(b',');
+            more = cursor.member_end()?;
         }
-        cursor.eat(b'}')?;
         cursor.end()?;
         Some(record)
     }
@@ -828,7 +827,20 @@ mod tests {
             MAIL.replace("\"UserType\":0", &format!("\"UserType\":{deep}")),
             MAIL.replace("\"UserType\":0", "\"UserType\":0,\"UserType\":0,"),
             format!("{MAIL} x"),
+            format!("{MAIL}}}"),
+            MAIL.replace("\"UserType\":0", "\"UserType\":0,"),
+            MAIL.replace("\"UserType\":0", "\"UserType\":01"),
+            MAIL.replace("\"UserType\":0", "\"UserType\":[1,]"),
+            MAIL.replace("\"UserType\":0", "\"UserType\":\"a\tb\""),
+            MAIL.replace("\"UserType\":0", "\"UserType\":\"\\x\""),
+            MAIL.replace("\"UserType\":0", "\"UserType\":tru"),
         ];
+        // Each also after a mail line, by a reader that remembers its keys.
+        let mut reader = Reader::new(None);
+        for line in &cases {
+            assert!(reader.read(MAIL.as_bytes(), origin()).is_some());
+            assert!(reader.read(line.as_bytes(), origin()).is_none(), "{line}");
+        }
         for line in &cases {
             assert!(whole(line).is_err(), "{line}");
             assert!(mail_read(line.as_bytes(), origin()).is_none(), "{line}");

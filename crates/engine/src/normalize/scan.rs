@@ -195,10 +195,19 @@ impl<'a> Cursor<'a> {
             let key = self.raw_string()?;
             self.eat(b':')?;
             member(self, key)?;
-            if !self.eat_if(b',') {
-                return self.eat(b'}');
+            if !self.member_end()? {
+                return Some(());
             }
         }
+    }
+
+    /// After a member of an object: takes the `,` before another (`true`) or the closing `}`
+    /// (`false`).
+    pub fn member_end(&mut self) -> Option<bool> {
+        if self.eat_if(b',') {
+            return Some(true);
+        }
+        self.eat(b'}').map(|()| false)
     }
 
     /// Walks the array next, calling `item` at each item, which must take it.
