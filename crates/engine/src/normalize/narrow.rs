@@ -133,45 +133,7 @@ impl<'a, 'c> Reader<'a, 'c> {
             };
             place += 1;
             cursor.eat(b':')?;
-            let check = known.covered.then_some(check).flatten();
-            let Some((at, role)) = known.named else {
-                match check {
-                    // A covered field that is not kept is looked at; that is all.
-                    Some(check) => {
-                        let value = cursor.lite()?;
-                        // A literal may be here: scan the line.
-                        (!check.hit(&value)).then_some(())?
-                    }
-                    None => cursor.skip()?,
-                }
-                more = cursor.member_end()?;
-                continue;
-            };
-            // A field named twice: read the record whole.
-            if record.places[at] != 0 {
-                return None;
-            }
-            match (role, check) {
-                (Role::GiveUp, _) => return None,
-                // Kept here only in part, so its values cannot be looked at: scan the line.
-                (Role::Folders, Some(_)) => return None,
-                (Role::Folders, None) => {
-                    let folders = folders(&mut cursor)?;
-                    record.kept.push((known.key.clone(), folders));
-                }
-                // Read in its place in the list: a value moved after it is read cost more
-                // than reading it.
-                (Role::Keep, check) => {
-                    record.kept.push((known.key.clone(), Lite::Null));
-                    let (_, value) = record.kept.last_mut().expect("just pushed");
-                    cursor.lite_into(value)?;
-                    // A literal may be here: scan the line.
-                    if check.is_some_and(|check| check.hit(value)) {
-                        return None;
-                    }
-                }
-            }
-            record.places[at] = record.kept.len() as u8;
+            record.take(&mut cursor, known, check)?;
             more = cursor.member_end()?;
         }
         cursor.end()?;
@@ -367,6 +329,51 @@ struct Narrow<'de> {
 }
 
 impl<'de> Narrow<'de> {
+    /// The value of the top-level member `known` (the cursor past its colon): kept, looked at
+    /// for the check's literals where the check covers the key, or checked and skipped.
+    fn take(
+        &mut self,
+        cursor: &mut Cursor<'de>,
+        known: &Known<'de>,
+        check: Option<&NarrowCheck>,
+    ) -> Option<()> {
+        let check = check.filter(|_| known.covered);
+        let Some((at, role)) = known.named else {
+            return match check {
+                // A covered field that is not kept is looked at; that is all. A literal may be
+                // here: scan the line.
+                Some(check) => (!check.hit(&cursor.lite()?)).then_some(()),
+                None => cursor.skip(),
+            };
+        };
+        // A field named twice: read the record whole.
+        if self.places[at] != 0 {
+            return None;
+        }
+        match (role, check) {
+            (Role::GiveUp, _) => return None,
+            // Kept here only in part, so its values cannot be looked at: scan the line.
+            (Role::Folders, Some(_)) => return None,
+            (Role::Folders, None) => {
+                let folders = folders(cursor)?;
+                self.kept.push((known.key.clone(), folders));
+            }
+            // Read in its place in the list: a value moved after it is read cost more than
+            // reading it.
+            (Role::Keep, check) => {
+                self.kept.push((known.key.clone(), Lite::Null));
+                let (_, value) = self.kept.last_mut().expect("just pushed");
+                cursor.lite_into(value)?;
+                // A literal may be here: scan the line.
+                if check.is_some_and(|check| check.hit(value)) {
+                    return None;
+                }
+            }
+        }
+        self.places[at] = self.kept.len() as u8;
+        Some(())
+    }
+
     fn kept(&self, name: &str) -> Option<&(Cow<'de, str>, Lite<'de>)> {
         let found = slot(name);
         debug_assert!(found.is_some(), "the narrow reading does not keep {name}");
