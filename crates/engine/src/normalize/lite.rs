@@ -84,8 +84,7 @@ impl<'de> Lite<'de> {
 }
 
 /// A `Value` as a `Lite` one (moving its strings; a map's members in its order): what the
-/// tests compare readings with.
-#[cfg(test)]
+/// tests and the `json_walk` fuzz target compare readings with.
 impl From<serde_json::Value> for Lite<'_> {
     fn from(v: serde_json::Value) -> Self {
         use serde_json::Value;
