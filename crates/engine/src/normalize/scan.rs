@@ -58,11 +58,18 @@ impl<'a> Raw<'a> {
     }
 
     /// The string, its escapes decoded (by serde_json).
+    #[inline]
     pub fn decoded(&self) -> Option<Cow<'a, str>> {
         if !self.escaped {
             return Some(Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1]));
         }
-        serde_json::from_str(self.quoted).ok().map(Cow::Owned)
+        self.unescaped().map(Cow::Owned)
+    }
+
+    /// The string, its escapes decoded; kept out of line, as few strings have escapes.
+    #[inline(never)]
+    fn unescaped(&self) -> Option<String> {
+        serde_json::from_str(self.quoted).ok()
     }
 }
 
