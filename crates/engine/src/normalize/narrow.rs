@@ -71,7 +71,8 @@ pub fn mail_read_checked(
 /// mail line's reading. So the key at each place is remembered as written, with what was found
 /// for it; where a line has the same bytes at the same place, that is taken as it is (the same
 /// bytes are the same key), and anything else is read afresh and remembered in its place.
-/// Criterion `mail-read/narrow`, one thread: 18.6% less time a line.
+/// Criterion `mail-read/narrow`, one thread: 18.6% less time a line. The list the kept values
+/// go into is kept too, and each value written where it lies.
 pub struct Reader<'a, 'c> {
     check: Option<&'c NarrowCheck>,
     keys: Vec<Known<'a>>,
