@@ -108,7 +108,7 @@ impl<'a> Cursor<'a> {
     pub fn eat_text(&mut self, text: &str) -> bool {
         let found = self.peek().is_some()
             && (self.bytes().get(self.at..self.at + text.len()))
-                .is_some_and(|here| same_bytes(here, text.as_bytes()));
+                .is_some_and(|here| same_words(here, text.as_bytes(), |word| word));
         if found {
             self.at += text.len();
         }
@@ -340,13 +340,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Whether `a` and `b`, of one length, hold the same bytes: eight at a time, inline (a key is
-/// compared so at every place of every line a reader reads, and most are short).
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("chunks of eight"));
-    let (a, b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tails = a.remainder().iter().zip(b.remainder()).all(|(x, y)| x == y);
-    tails && a.zip(b).all(|(x, y)| word(x) == word(y))
+/// Whether `a` and `b` are of one length, and `a`'s bytes are `fold` of `b`'s, `fold` taking
+/// eight bytes at a time (as one little-endian word; a shorter text is one word, padded with
+/// zero bytes, which `fold` must keep zero): whole words, then the last eight bytes,
+/// overlapping the word before where the length is not a multiple of eight. Inline: a
+/// reader's keys ([`Cursor::eat_text`]) and the narrow reading's names are compared so at
+/// every place of every line, and most are short.
+pub(super) fn same_words(a: &[u8], b: &[u8], fold: impl Fn(u64) -> u64) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len < 8 {
+        let packed = |s: &[u8]| s.iter().rev().fold(0, |w, &byte| w << 8 | u64::from(byte));
+        return packed(a) == fold(packed(b));
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let same = |at| word(a, at) == fold(word(b, at));
+    (0..len / 8).all(|i| same(i * 8)) && same(len - 8)
 }
 
 /// The place of the first `"`, `\` or control character in `bytes`: eight bytes at a time.
