@@ -60,10 +60,12 @@ pub fn read_inputs(
 }
 
 /// What [`read_inputs_filtered`] hands on: an event, or a `MailItemsAccessed` or `UserLoggedIn`
-/// record read narrowly for the mail analysis alone ([`Sink::mail_read`]).
-pub enum Record {
+/// record read narrowly for the mail analysis alone ([`Sink::mail_read`]), lent. Most records
+/// are events: boxing them to shrink the other variant would cost an allocation a record.
+#[allow(clippy::large_enum_variant)]
+pub enum Record<'r> {
     Event(Event),
-    MailRead(MailRead),
+    MailRead(&'r MailRead),
 }
 
 /// [`read_inputs`], skipping unparsed the JSON lines `prefilter` does not want (counted in
@@ -72,7 +74,7 @@ pub fn read_inputs_filtered(
     args: &InputArgs,
     globals: Globals,
     prefilter: Option<std::sync::Arc<Prefilter>>,
-    on_record: &mut dyn FnMut(Record),
+    on_record: &mut dyn FnMut(Record<'_>),
 ) -> ReadOutcome {
     let mut inputs = Vec::new();
     for path in &args.paths {
@@ -175,7 +177,7 @@ fn progress_bar(globals: Globals, total: u64) -> ProgressBar {
 }
 
 struct Reporter<'a> {
-    on_record: &'a mut dyn FnMut(Record),
+    on_record: &'a mut dyn FnMut(Record<'_>),
     max_errors: u64,
     shown: HashMap<std::sync::Arc<str>, u64>,
     progress: &'a ProgressBar,
@@ -188,7 +190,7 @@ impl Sink for Reporter<'_> {
         (self.on_record)(Record::Event(event));
     }
 
-    fn mail_read(&mut self, read: MailRead) {
+    fn mail_read(&mut self, read: &MailRead) {
         (self.on_record)(Record::MailRead(read));
     }
 

@@ -47,8 +47,10 @@ pub trait Sink {
     fn rejected(&mut self, rejection: Rejection);
     /// A `MailItemsAccessed` or `UserLoggedIn` record read narrowly ([`Want::Narrow`],
     /// [`narrow`]): what the mail analysis reads of it, for the mail analysis alone. Only sent with
-    /// [`IngestOptions::narrow`] set, which a sink must not set without handling these.
-    fn mail_read(&mut self, _read: MailRead) {}
+    /// [`IngestOptions::narrow`] set, which a sink must not set without handling these. Lent,
+    /// not given: each layer of a sink copied the record (344 bytes) when it was moved,
+    /// about 1% of hunt's time (perf).
+    fn mail_read(&mut self, _read: &MailRead) {}
     /// An input could not be opened or read at all.
     fn input_failed(&mut self, _input: &Input, _error: &str) {}
     /// A file found in a directory was not a log (neither JSON nor CSV) and was skipped.
@@ -312,7 +314,7 @@ impl Books<'_> {
                 self.last = read.origin.position;
                 self.stats.events += 1;
                 self.stats.narrow += 1;
-                sink.mail_read(read);
+                sink.mail_read(&read);
             }
             Outcome::Skipped(position) => {
                 self.last = position;

@@ -47,11 +47,11 @@ impl Sink for Detect<'_> {
             d.observe(&event, &mut self.alerts);
         }
     }
-    fn mail_read(&mut self, read: MailRead) {
+    fn mail_read(&mut self, read: &MailRead) {
         if matches!(read.reading, Reading::SignIn { .. }) {
             self.sign_ins += 1;
         }
-        self.mail.read(&read);
+        self.mail.read(read);
     }
     fn rejected(&mut self, _: Rejection) {
         self.rejected += 1;

@@ -344,7 +344,7 @@ pub fn run(args: Args, globals: Globals) -> ExitCode {
                     return;
                 }
                 if let Some(m) = &mut mail {
-                    m.read(&read);
+                    m.read(read);
                 }
             }
         }

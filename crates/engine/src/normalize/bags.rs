@@ -65,7 +65,18 @@ pub fn parse_embedded(value: &mut Value) {
     }
 }
 
+/// The JSON object or array, or PowerShell object, that the string `s` holds (white space
+/// around it aside); `None` for any other string.
 pub(super) fn embedded(s: &str) -> Option<Value> {
+    // Most strings start with a printable ASCII byte that opens no such value: told without
+    // trimming (which walks the string's ends by `char`). Run on every string normalized.
+    let opens = |b: u8| matches!(b, b'{' | b'[' | b'@');
+    if s.as_bytes()
+        .first()
+        .is_some_and(|&b| b.is_ascii_graphic() && !opens(b))
+    {
+        return None;
+    }
     let t = s.trim();
     let first = *t.as_bytes().first()?;
     let last = *t.as_bytes().last()?;
@@ -252,5 +263,28 @@ mod tests {
         let mut v = json!("[Inbox]");
         parse_embedded(&mut v);
         assert_eq!(v, json!("[Inbox]"));
+    }
+
+    /// White space around an embedded value, of any kind `str::trim` takes (the ASCII vertical
+    /// tab and Unicode spaces too), still lets it be parsed; a printable first byte that opens
+    /// no value does not.
+    #[test]
+    fn embedded_values_are_found_past_any_white_space() {
+        for space in [" ", "\t", "\r\n", "\u{b}", "\u{a0}", "\u{3000}"] {
+            for (text, parsed) in [
+                ("{\"a\":1}", json!({"a":1})),
+                ("[1]", json!([1])),
+                ("@{A=1}", json!({"A":"1"})),
+            ] {
+                assert_eq!(
+                    embedded(&format!("{space}{text}{space}")),
+                    Some(parsed),
+                    "{space:?}"
+                );
+            }
+        }
+        for s in ["x{\"a\":1}", "\"[1]\"", "1", "", " ", "é[1]"] {
+            assert_eq!(embedded(s), None, "{s:?}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! envelope. Sentinel's `TenantId` is the Log Analytics workspace, so the M365 tenant comes from
 //! `OrganizationId` / `AADTenantId` first.
 
-use super::lookup::{as_text, path_ci, Fields, JsonView};
+use super::lookup::{as_text, path_ci, trim, Fields, JsonView};
 use super::{ip, time};
 use crate::event::{CoreFields, LogKind};
 
@@ -226,7 +226,7 @@ pub fn identity_sources(kind: LogKind, which: Identity) -> Vec<&'static str> {
 fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a F::Value> {
     paths
         .iter()
-        .find_map(|p| path_ci(map, p).filter(|v| !v.as_str().is_some_and(|s| s.trim().is_empty())))
+        .find_map(|p| path_ci(map, p).filter(|v| !v.as_str().is_some_and(|s| trim(s).is_empty())))
 }
 
 fn text<F: Fields + ?Sized>(map: &F, paths: &[&str]) -> Option<String> {
@@ -257,7 +257,7 @@ pub fn extract_mail_read<F: Fields + ?Sized>(map: &F) -> CoreFields {
 /// A UAL record's operation, where it is text, as [`extract`] gives it but for a number or
 /// boolean (which names no operation the mail analysis reads), without a copy.
 pub fn ual_operation<F: Fields + ?Sized>(map: &F) -> Option<&str> {
-    first(map, UAL.operation)?.as_str().map(str::trim)
+    first(map, UAL.operation)?.as_str().map(trim)
 }
 
 fn extract_with<F: Fields + ?Sized>(c: &Candidates, map: &F) -> CoreFields {

@@ -103,13 +103,46 @@ fn split_first(path: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// `s.trim()`, told at once where both ends are printable ASCII (most values): `str::trim`
+/// walks each end by `char`, and every core field of every record is trimmed.
+pub fn trim(s: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    let bytes = s.as_bytes();
+    if printable(bytes.first()) && printable(bytes.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// The value as text: strings as they are, numbers and booleans printed; else `None`.
 pub fn as_text<V: JsonView>(v: &V) -> Option<String> {
     if let Some(s) = v.as_str() {
-        let t = s.trim();
+        let t = trim(s);
         return (!t.is_empty()).then(|| t.to_string());
     }
     v.as_number()
         .map(Number::to_string)
         .or_else(|| v.as_bool().map(|b| b.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quick answer is `str::trim`'s, whatever the ends hold.
+    #[test]
+    fn trim_is_str_trim() {
+        let ends = [
+            "", "a", "~", " ", "\t", "\u{b}", "\u{85}", "\u{a0}", "\u{3000}", "é", "\0",
+        ];
+        for first in ends {
+            for last in ends {
+                for middle in ["", "x", " y ", "\u{2003}"] {
+                    let s = format!("{first}{middle}{last}");
+                    assert_eq!(trim(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
 }

@@ -107,7 +107,7 @@ impl<'a, 'c> Reader<'a, 'c> {
     /// The line read narrowly, or `None` (see [`mail_read`] and [`mail_read_checked`]).
     pub fn read(&mut self, line: &'a [u8], origin: Origin) -> Option<MailRead> {
         // One UTF-8 check of the line, not one per string.
-        let text = std::str::from_utf8(line).ok()?;
+        let text = simdutf8::basic::from_utf8(line).ok()?;
         self.walk(text)?;
         let record = &mut self.record;
         for (key, value) in &mut record.kept[..record.len] {
