@@ -296,8 +296,7 @@ struct Books<'s> {
 
 impl Books<'_> {
     fn account(&mut self, outcome: Outcome, sink: &mut dyn Sink) {
-        self.stats.records_read += 1;
-        self.info.records += 1;
+        self.count_read();
         match outcome {
             Outcome::Event(event) => {
                 self.last = event.origin.position;
@@ -310,15 +309,40 @@ impl Books<'_> {
                 self.info.rejected += 1;
                 sink.rejected(rejection);
             }
-            Outcome::Mail(read) => {
-                self.last = read.origin.position;
-                self.stats.events += 1;
-                self.stats.narrow += 1;
-                sink.mail_read(&read);
-            }
+            Outcome::Mail(read) => self.mail_read(&read, sink),
             Outcome::Skipped(position) => {
                 self.last = position;
                 self.stats.prefiltered += 1;
+            }
+        }
+    }
+
+    fn count_read(&mut self) {
+        self.stats.records_read += 1;
+        self.info.records += 1;
+    }
+
+    fn mail_read(&mut self, read: &MailRead, sink: &mut dyn Sink) {
+        self.last = read.origin.position;
+        self.stats.events += 1;
+        self.stats.narrow += 1;
+        sink.mail_read(read);
+    }
+
+    /// [`Books::account`] of a chunk's outcomes, in order, lending the mail reads (most of a
+    /// chunk) where they lie rather than moving each out of the list.
+    fn account_all(&mut self, outcomes: &mut [Outcome], sink: &mut dyn Sink) {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Mail(read) => {
+                    self.count_read();
+                    self.mail_read(read, sink);
+                }
+                // Given away: a stand-in takes its place, dropped with the list.
+                given => {
+                    let stand_in = Outcome::Skipped(Position::Line(0));
+                    self.account(std::mem::replace(given, stand_in), sink);
+                }
             }
         }
     }
@@ -378,10 +402,11 @@ fn read_chunks(
             .expect("each chunk sent is sent back framed");
         chunks.recycle(chunk);
         early.insert(number, framed.unwrap_or_else(|p| panic::resume_unwind(p)));
-        while let Some(outcomes) = early.remove(&handed) {
-            for outcome in outcomes {
-                books.account(outcome, sink);
-            }
+        while let Some(mut outcomes) = early.remove(&handed) {
+            books.account_all(&mut outcomes, sink);
+            // Freed on a worker thread, where the records' strings were allocated: freed here,
+            // each went back to its thread through the allocator's cross-thread list.
+            s.spawn(move |_| drop(outcomes));
             handed += 1;
         }
         progress(sink);
