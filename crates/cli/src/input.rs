@@ -60,8 +60,9 @@ pub fn read_inputs(
 }
 
 /// What [`read_inputs_filtered`] hands on: an event, or a `MailItemsAccessed` or `UserLoggedIn`
-/// record read narrowly for the mail analysis alone ([`Sink::mail_read`]), lent. Most records
-/// are events: boxing them to shrink the other variant would cost an allocation a record.
+/// record read narrowly for the mail analysis alone ([`Sink::mail_read`]), lent. The event is
+/// not boxed to shrink the enum: that would cost an allocation an event, for a value passed
+/// once and consumed.
 #[allow(clippy::large_enum_variant)]
 pub enum Record<'r> {
     Event(Event),
