@@ -14,7 +14,7 @@
 //! is 8 bytes.
 
 use crate::event::{CoreFields, Event, LogKind};
-use crate::normalize::lookup::{Fields, JsonView};
+use crate::normalize::lookup::{trim, Fields, JsonView};
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet};
 use std::collections::hash_map::RandomState;
@@ -117,8 +117,7 @@ pub fn succeeded<F: Fields + ?Sized>(record: &F) -> bool {
     if let Some(n) = code.as_number() {
         return n.as_i64() == Some(0);
     }
-    code.as_str()
-        .is_none_or(|s| s.trim() == "0" || s.trim().is_empty())
+    code.as_str().is_none_or(|s| matches!(trim(s), "0" | ""))
 }
 
 impl SignInIndex {

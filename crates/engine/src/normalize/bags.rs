@@ -68,16 +68,8 @@ pub fn parse_embedded(value: &mut Value) {
 /// The JSON object or array, or PowerShell object, that the string `s` holds (white space
 /// around it aside); `None` for any other string.
 pub(super) fn embedded(s: &str) -> Option<Value> {
-    // Most strings start with a printable ASCII byte that opens no such value: told without
-    // trimming (which walks the string's ends by `char`). Run on every string normalized.
-    let opens = |b: u8| matches!(b, b'{' | b'[' | b'@');
-    if s.as_bytes()
-        .first()
-        .is_some_and(|&b| b.is_ascii_graphic() && !opens(b))
-    {
-        return None;
-    }
-    let t = s.trim();
+    // Run on every string normalized: trimmed at once where the ends are printable ASCII.
+    let t = super::lookup::trim(s);
     let first = *t.as_bytes().first()?;
     let last = *t.as_bytes().last()?;
     match (first, last) {

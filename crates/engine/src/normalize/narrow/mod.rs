@@ -258,15 +258,18 @@ const NAMES: &[(&str, Role)] = &[
 /// names. A line's keys are looked up here where the reader has not seen them before
 /// ([`learn`]); the names read from a line, through [`Narrow::kept`], which probes alike.
 fn slot(name: &str) -> Option<usize> {
+    slot_among(name, |_| true)
+}
+
+/// [`slot`], but the places of [`NAMES`] that `open` refuses are passed over without comparing
+/// their names: where `name` is one of those, `None`.
+#[inline]
+fn slot_among(name: &str, open: impl Fn(usize) -> bool) -> Option<usize> {
     let name = name.as_bytes();
     let mut at = hash(name);
     loop {
-        let entry = TABLE[at];
-        if entry == 0 {
-            return None;
-        }
-        let i = usize::from(entry - 1);
-        if lowered_eq(NAMES[i].0.as_bytes(), name) {
+        let i = usize::from(TABLE[at].checked_sub(1)?);
+        if open(i) && lowered_eq(NAMES[i].0.as_bytes(), name) {
             return Some(i);
         }
         at = (at + 1) % TABLE.len();
@@ -402,16 +405,8 @@ impl<'de> Narrow<'de> {
             slot(name).is_some(),
             "the narrow reading does not keep {name}"
         );
-        let name = name.as_bytes();
-        let mut at = hash(name);
-        loop {
-            let i = usize::from(TABLE[at].checked_sub(1)?);
-            let place = usize::from(self.places[i]);
-            if place != 0 && lowered_eq(NAMES[i].0.as_bytes(), name) {
-                return self.kept[..self.len].get(place - 1);
-            }
-            at = (at + 1) % TABLE.len();
-        }
+        let i = slot_among(name, |i| self.places[i] != 0)?;
+        self.kept[..self.len].get(usize::from(self.places[i]) - 1)
     }
 }
 
