@@ -1,7 +1,7 @@
 //! Mail access analysis: new mail clients, mail access without sign-in, throttling gaps.
 //!
 //! The Storm-0558 catch, automated. Every `MailItemsAccessed` record is parked in a compact
-//! binary form in a temporary file (`spill.rs`: memory does not grow with the input), with
+//! binary form in a temporary file (`spill/`: memory does not grow with the input), with
 //! small per-tenant, per-app and per-mailbox-day sums kept in memory; at the end of input each
 //! is read back (`replay.rs`: in parts by mailbox, on all cores) and judged against two things:
 //! * **the tenant's mail-client baseline** — the app ids that read mail in the tenant's first
@@ -47,7 +47,7 @@ pub struct MailOptions {
     /// At most this many record ids listed per detection (the count is always complete).
     pub max_ids: usize,
     /// Disk cap: at most this many `MailItemsAccessed` records are parked for analysis (about
-    /// 180 bytes each in temporary files; 10 million ≈ 1.8 GB). Later ones are counted, not
+    /// 80 bytes each in temporary files; 10 million ≈ 0.8 GB). Later ones are counted, not
     /// analysed, and a note says so (docs/performance.md).
     pub max_accesses: usize,
     /// Memory cap: at most this many successful sign-ins are indexed for the sign-in join

@@ -3,8 +3,8 @@
 //! The mail verdicts need the whole input (a sign-in log read after the audit log still backs
 //! the accesses before it), so every `MailItemsAccessed` record waits for the end. Kept in
 //! memory that cost a few hundred bytes a record (3 GB at 5M events); here each is a compact
-//! binary row (about 180 bytes) in an unnamed temporary file (`$TMPDIR`, removed when the run
-//! ends), written through a buffer as records arrive and read back once, in input order.
+//! binary row (about 80 bytes, [`row`]) in an unnamed temporary file (`$TMPDIR`, removed when
+//! the run ends), written through a buffer as records arrive and read back once, in input order.
 //! Repeated strings (tenants, mailboxes, users, apps, client strings, file names) are interned:
 //! a row holds their ids, so memory grows with distinct names, not with records.
 //!
@@ -19,6 +19,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+mod row;
+use row::corrupt;
 
 /// Interned strings: each distinct one stored once, named by a dense id.
 #[derive(Debug, Default)]
@@ -72,7 +75,8 @@ pub struct Row<'a> {
 }
 
 /// A row read back: names borrowed from the [`Strings`] (`'s`), the row's own texts from the
-/// buffer it was read into (`'r`), so reading it back allocates nothing.
+/// buffer they were decoded into (`'r`, reused row after row), so reading it back allocates
+/// nothing.
 #[derive(Debug, Clone)]
 pub struct Access<'s, 'r> {
     /// Its place among all rows written, in input order.
@@ -107,8 +111,6 @@ impl Access<'_, '_> {
     }
 }
 
-const NONE: u32 = u32::MAX;
-
 /// The temporary files (one per part) and the rows in them.
 #[derive(Debug)]
 pub struct Spill {
@@ -117,11 +119,13 @@ pub struct Spill {
     rows: u64,
 }
 
-/// One part's file (made on its first row) and how many rows it holds.
+/// One part's file (made on its first row), how many rows it holds, and its last row (what
+/// the next is coded against).
 #[derive(Debug, Default)]
 struct Part {
     out: Option<BufWriter<File>>,
     rows: u64,
+    last: row::Last,
 }
 
 impl Default for Spill {
@@ -165,7 +169,9 @@ impl Spill {
             )),
         };
         self.row.clear();
-        encode(row, self.rows, &mut self.row);
+        row::encode(row, self.rows, &mut part.last, &mut self.row);
+        let (length, n) = row::var_bytes(self.row.len() as u64);
+        out.write_all(&length[..n])?;
         out.write_all(&self.row)?;
         part.rows += 1;
         self.rows += 1;
@@ -178,6 +184,7 @@ impl Spill {
         let mut replays = Vec::new();
         for part in &mut self.parts {
             let rows = std::mem::take(&mut part.rows);
+            part.last = row::Last::default();
             if let Some(out) = part.out.take() {
                 let read = BufReader::with_capacity(buffer, rewind(out)?);
                 replays.push(Replay { read, rows });
@@ -200,18 +207,15 @@ impl Replay {
         strings: &'s Strings,
         mut each: impl FnMut(Access<'s, '_>),
     ) -> io::Result<()> {
-        let mut row = Vec::new();
+        let (mut row, mut texts, mut last) = (Vec::new(), String::new(), row::Last::default());
         for _ in 0..self.rows {
-            let mut len = [0; 4];
-            self.read.read_exact(&mut len)?;
-            row.resize(u32::from_le_bytes(len) as usize, 0);
+            let length = row::read_var(&mut self.read)?;
+            row.resize(
+                usize::try_from(length).map_err(|_| corrupt("row length"))?,
+                0,
+            );
             self.read.read_exact(&mut row)?;
-            let mut cursor = Cursor(&row);
-            let access = cursor.access(strings)?;
-            if !cursor.0.is_empty() {
-                return Err(corrupt("row length"));
-            }
-            each(access);
+            each(row::decode(&row, &mut last, strings, &mut texts)?);
         }
         Ok(())
     }
@@ -222,183 +226,6 @@ pub fn rewind(out: BufWriter<File>) -> io::Result<File> {
     let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(file)
-}
-
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => {
-            put_u32(out, s.len() as u32);
-            out.extend_from_slice(s.as_bytes());
-        }
-        None => put_u32(out, NONE),
-    }
-}
-
-/// A row: its length (`u32`, the rest of it), then its sequence number and fields.
-fn encode(r: &Row<'_>, seq: u64, out: &mut Vec<u8>) {
-    put_u32(out, 0);
-    put_u64(out, seq);
-    out.push(u8::from(r.time.is_some()) | u8::from(r.sync) << 1 | u8::from(r.throttled) << 2);
-    if let Some(t) = r.time {
-        put_u64(out, t.timestamp() as u64);
-        put_u32(out, t.timestamp_subsec_nanos());
-    }
-    for id in [
-        r.tenant,
-        r.mailbox,
-        r.user.unwrap_or(NONE),
-        r.app.unwrap_or(NONE),
-        r.client_info.unwrap_or(NONE),
-        r.file,
-        r.items,
-    ] {
-        put_u32(out, id);
-    }
-    match r.ip {
-        None => out.push(0),
-        Some(IpAddr::V4(a)) => {
-            out.push(4);
-            out.extend_from_slice(&a.octets());
-        }
-        Some(IpAddr::V6(a)) => {
-            out.push(6);
-            out.extend_from_slice(&a.octets());
-        }
-    }
-    for s in [r.session, r.token, r.record_id] {
-        put_str(out, s);
-    }
-    let (tag, a, b) = match r.position {
-        Position::Line(l) => (0, l, 0),
-        Position::Record(n) => (1, n, 0),
-        Position::LineRecord(l, n) => (2, l, n),
-    };
-    out.push(tag);
-    put_u64(out, a);
-    put_u64(out, b);
-    let len = (out.len() - 4) as u32;
-    out[..4].copy_from_slice(&len.to_le_bytes());
-}
-
-/// Reads a row's fields from its bytes.
-struct Cursor<'r>(&'r [u8]);
-
-fn corrupt(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("spill file: bad {what}"),
-    )
-}
-
-impl<'r> Cursor<'r> {
-    fn bytes<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let (head, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or_else(|| corrupt("row length"))?;
-        self.0 = rest;
-        Ok(*head)
-    }
-
-    fn u8(&mut self) -> io::Result<u8> {
-        Ok(self.bytes::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> io::Result<u32> {
-        self.bytes().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> io::Result<u64> {
-        self.bytes().map(u64::from_le_bytes)
-    }
-
-    fn name<'s>(&mut self, strings: &'s Strings) -> io::Result<Option<&'s str>> {
-        Ok(self.named(strings)?.map(|(_, name)| name))
-    }
-
-    /// A name's id and string.
-    fn named<'s>(&mut self, strings: &'s Strings) -> io::Result<Option<(u32, &'s str)>> {
-        let id = self.u32()?;
-        if id == NONE {
-            return Ok(None);
-        }
-        strings.get(id).map(|s| Some((id, &**s)))
-    }
-
-    fn text(&mut self) -> io::Result<Option<&'r str>> {
-        let len = self.u32()?;
-        if len == NONE {
-            return Ok(None);
-        }
-        if self.0.len() < len as usize {
-            return Err(corrupt("row length"));
-        }
-        let (text, rest) = self.0.split_at(len as usize);
-        self.0 = rest;
-        std::str::from_utf8(text)
-            .map(Some)
-            .map_err(|_| corrupt("text"))
-    }
-
-    fn access<'s>(&mut self, strings: &'s Strings) -> io::Result<Access<'s, 'r>> {
-        let seq = self.u64()?;
-        let flags = self.u8()?;
-        let time = if flags & 1 != 0 {
-            let (secs, nanos) = (self.u64()? as i64, self.u32()?);
-            Some(DateTime::from_timestamp(secs, nanos).ok_or_else(|| corrupt("time"))?)
-        } else {
-            None
-        };
-        let (tenant_id, mailbox_id) = (self.u32()?, self.u32()?);
-        let user = self.name(strings)?;
-        let (app_id, app) = self.named(strings)?.unzip();
-        let client_info = self.name(strings)?;
-        let file = strings.get(self.u32()?)?;
-        let items = self.u32()?;
-        let ip = match self.u8()? {
-            0 => None,
-            4 => Some(IpAddr::from(self.bytes::<4>()?)),
-            6 => Some(IpAddr::from(self.bytes::<16>()?)),
-            _ => return Err(corrupt("address")),
-        };
-        let (session, token, record_id) = (self.text()?, self.text()?, self.text()?);
-        let (tag, a, b) = (self.u8()?, self.u64()?, self.u64()?);
-        let position = match tag {
-            0 => Position::Line(a),
-            1 => Position::Record(a),
-            2 => Position::LineRecord(a, b),
-            _ => return Err(corrupt("position")),
-        };
-        Ok(Access {
-            seq,
-            time,
-            tenant_id,
-            mailbox_id,
-            tenant: strings.get(tenant_id)?,
-            mailbox: strings.get(mailbox_id)?,
-            user,
-            app_id,
-            app,
-            ip,
-            session,
-            token,
-            record_id,
-            file,
-            position,
-            client_info,
-            sync: flags & 2 != 0,
-            throttled: flags & 4 != 0,
-            items,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -446,6 +273,23 @@ mod tests {
                 throttled: true,
                 items: 0,
             },
+            Row {
+                time: DateTime::from_timestamp(1_600_000_000, 0),
+                tenant,
+                mailbox,
+                user: None,
+                app: Some(app),
+                ip: None,
+                session: Some("e940be47-ade2-43e5-8ca3-3f6c7d1da179"),
+                token: Some("k9gfUdK9dU20YtgOEZ0-oA"),
+                record_id: Some("879F7DAB-5B14-4A18-A208-2D2F1864E0BE"),
+                file,
+                position: Position::Line(2),
+                client_info: None,
+                sync: false,
+                throttled: false,
+                items: u32::MAX,
+            },
         ];
         let mut spill = Spill::default();
         for r in &rows {
@@ -465,6 +309,14 @@ mod tests {
                     assert_eq!((a.session, a.token), (Some("s-1"), Some("tok")));
                     assert_eq!(a.origin().to_string(), "f:7#2");
                     assert!(a.sync && !a.throttled && a.items == 12);
+                } else if n == 2 {
+                    // Earlier time and line than the rows before: differences below zero.
+                    assert_eq!(a.time, rows[2].time);
+                    assert_eq!(a.position, Position::Line(2));
+                    assert_eq!(a.session, rows[2].session, "a GUID comes back as text");
+                    assert_eq!(a.token, rows[2].token);
+                    assert_eq!(a.record_id, rows[2].record_id, "upper case kept");
+                    assert_eq!((a.ip, a.items), (None, u32::MAX));
                 } else {
                     assert_eq!((a.time, a.user, a.app), (None, None, None));
                     assert_eq!((a.token, a.record_id), (Some(""), None));
@@ -475,7 +327,7 @@ mod tests {
                 n += 1;
             })
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
         assert!(spill.take_parts().unwrap().is_empty(), "read back once");
     }
 
