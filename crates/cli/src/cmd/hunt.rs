@@ -59,7 +59,7 @@ pub struct Args {
 
     /// Disk cap of the mail analysis: at most this many MailItemsAccessed records are
     /// analysed (each waits for the end of input in a temporary file under $TMPDIR, about
-    /// 80 bytes); past it a note says how many were not.
+    /// 85 bytes); past it a note says how many were not.
     #[arg(long, default_value_t = 10_000_000, value_name = "N")]
     pub max_mail_records: usize,
 

@@ -47,7 +47,7 @@ pub struct MailOptions {
     /// At most this many record ids listed per detection (the count is always complete).
     pub max_ids: usize,
     /// Disk cap: at most this many `MailItemsAccessed` records are parked for analysis (about
-    /// 80 bytes each in temporary files; 10 million ≈ 0.8 GB). Later ones are counted, not
+    /// 85 bytes each in temporary files; 10 million ≈ 0.85 GB). Later ones are counted, not
     /// analysed, and a note says so (docs/performance.md).
     pub max_accesses: usize,
     /// Memory cap: at most this many successful sign-ins are indexed for the sign-in join

@@ -3,7 +3,7 @@
 //! The mail verdicts need the whole input (a sign-in log read after the audit log still backs
 //! the accesses before it), so every `MailItemsAccessed` record waits for the end. Kept in
 //! memory that cost a few hundred bytes a record (3 GB at 5M events); here each is a compact
-//! binary row (about 80 bytes, [`row`]) in an unnamed temporary file (`$TMPDIR`, removed when
+//! binary row (about 85 bytes, [`row`]) in an unnamed temporary file (`$TMPDIR`, removed when
 //! the run ends), written through a buffer as records arrive and read back once, in input order.
 //! Repeated strings (tenants, mailboxes, users, apps, client strings, file names) are interned:
 //! a row holds their ids, so memory grows with distinct names, not with records.
@@ -157,7 +157,8 @@ impl Spill {
         self.rows
     }
 
-    /// Appends a row to its mailbox's part (the part's file is made on its first row).
+    /// Appends a row to its mailbox's part (the part's file is made on its first row): its
+    /// length (`u32`), then its fields ([`row::encode`]).
     pub fn push(&mut self, row: &Row<'_>) -> io::Result<()> {
         let n = self.parts.len();
         let part = &mut self.parts[row.mailbox as usize % n];
@@ -170,8 +171,8 @@ impl Spill {
         };
         self.row.clear();
         row::encode(row, self.rows, &mut part.last, &mut self.row);
-        let (length, n) = row::var_bytes(self.row.len() as u64);
-        out.write_all(&length[..n])?;
+        let length = u32::try_from(self.row.len()).map_err(|_| corrupt("row length"))?;
+        out.write_all(&length.to_le_bytes())?;
         out.write_all(&self.row)?;
         part.rows += 1;
         self.rows += 1;
@@ -209,11 +210,9 @@ impl Replay {
     ) -> io::Result<()> {
         let (mut row, mut texts, mut last) = (Vec::new(), String::new(), row::Last::default());
         for _ in 0..self.rows {
-            let length = row::read_var(&mut self.read)?;
-            row.resize(
-                usize::try_from(length).map_err(|_| corrupt("row length"))?,
-                0,
-            );
+            let mut length = [0; 4];
+            self.read.read_exact(&mut length)?;
+            row.resize(u32::from_le_bytes(length) as usize, 0);
             self.read.read_exact(&mut row)?;
             each(row::decode(&row, &mut last, strings, &mut texts)?);
         }
