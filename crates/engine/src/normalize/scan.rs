@@ -106,13 +106,29 @@ impl<'a> Cursor<'a> {
 
     /// Takes `text` past whitespace where it is next, byte for byte; whether it was.
     pub fn eat_text(&mut self, text: &str) -> bool {
-        let found = self.peek().is_some()
-            && (self.bytes().get(self.at..self.at + text.len()))
-                .is_some_and(|here| same_words(here, text.as_bytes(), |word| word));
+        let found = self.next_is(text);
         if found {
             self.at += text.len();
         }
         found
+    }
+
+    /// Whether `text` is next past whitespace, byte for byte (it is not taken).
+    pub fn next_is(&mut self, text: &str) -> bool {
+        self.peek().is_some()
+            && (self.bytes().get(self.at..self.at + text.len()))
+                .is_some_and(|here| same_words(here, text.as_bytes(), |word| word))
+    }
+
+    /// The place of the next byte past whitespace, for [`since`](Self::since).
+    pub fn here(&mut self) -> usize {
+        self.peek();
+        self.at
+    }
+
+    /// The text from `start` (a place [`here`](Self::here) gave) to the cursor.
+    pub fn since(&self, start: usize) -> &'a str {
+        &self.text[start..self.at]
     }
 
     /// Nothing but whitespace is left.

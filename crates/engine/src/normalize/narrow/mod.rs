@@ -89,6 +89,10 @@ struct Known<'a> {
     named: Option<(usize, Role)>,
     /// Whether the check covers it.
     covered: bool,
+    /// Its string value on a line before, as written, where the check passed it: the same
+    /// bytes here pass too, without being looked at again (`Operation` and `Workload` are
+    /// mostly the same line after line).
+    passed: Option<&'a str>,
 }
 
 impl<'a, 'c> Reader<'a, 'c> {
@@ -124,8 +128,9 @@ impl<'a, 'c> Reader<'a, 'c> {
     }
 
     /// Walks the top-level object of `text` into the reader's record, keeping the keys of
-    /// [`NAMES`] and looking at the values of the fields the check covers; every other value
-    /// is checked and skipped ([`Cursor::skip`]).
+    /// [`NAMES`] and looking at the values of the fields the check covers (but not at one
+    /// that passed on a line before, byte for byte: [`Known::passed`]); every other value is
+    /// checked and skipped ([`Cursor::skip`]).
     fn walk(&mut self, text: &'a str) -> Option<()> {
         let Reader {
             check,
@@ -143,9 +148,18 @@ impl<'a, 'c> Reader<'a, 'c> {
                 Some(known) if cursor.eat_text(known.quoted) => known,
                 _ => learn(keys, *check, place, cursor.raw_string()?)?,
             };
-            place += 1;
             cursor.eat(b':')?;
-            record.take(&mut cursor, known, *check)?;
+            if known.passed.is_some_and(|value| cursor.next_is(value)) {
+                record.take(&mut cursor, known, None)?;
+            } else {
+                let start = cursor.here();
+                record.take(&mut cursor, known, *check)?;
+                let value = cursor.since(start);
+                if known.covered && value.starts_with('"') {
+                    keys[place].passed = Some(value);
+                }
+            }
+            place += 1;
             more = cursor.member_end()?;
         }
         cursor.end()
@@ -164,6 +178,7 @@ fn learn<'k, 'a>(
         quoted: raw.quoted(),
         named: slot(&key).map(|at| (at, NAMES[at].1)),
         covered: check.is_some_and(|c| c.covers(&key)),
+        passed: None,
         key,
     };
     if place < keys.len() {

@@ -239,9 +239,15 @@ fn a_reader_reads_each_line_as_a_fresh_one() {
             "\"CreationTime\":\"2023-05-22T07:08:47\",\"SessionId\"",
             1,
         );
+    // A covered value that passed the check on a line before passes again only where it is
+    // the same, byte for byte: not where it goes on past what passed.
+    let longer = |from: &str, to: &str| MAIL.replacen(from, to, 1);
     let mut lines = vec![
         MAIL.to_string(),
         MAIL.to_string(),
+        longer("\"Exchange\"", "\"Exchange evil\""),
+        MAIL.to_string(),
+        longer("\"Client=OWA\"", "\"Client=OWA evil\""),
         SIGN_IN.to_string(),
         reordered,
     ];
