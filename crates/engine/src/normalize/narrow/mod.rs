@@ -152,10 +152,11 @@ impl<'a, 'c> Reader<'a, 'c> {
             if known.passed.is_some_and(|value| cursor.next_is(value)) {
                 record.take(&mut cursor, known, None)?;
             } else {
-                let start = cursor.here();
+                // Where a covered value starts: only those are remembered.
+                let start = known.covered.then(|| cursor.here());
                 record.take(&mut cursor, known, *check)?;
-                let value = cursor.since(start);
-                if known.covered && value.starts_with('"') {
+                let value = start.map(|start| cursor.since(start));
+                if let Some(value) = value.filter(|value| value.starts_with('"')) {
                     keys[place].passed = Some(value);
                 }
             }
