@@ -103,11 +103,12 @@ impl From<serde_json::Value> for Lite<'_> {
     }
 }
 
-/// What [`bags::normalize_entry`] does to a top-level entry, done to a kept value; `None`
-/// where it would do more than is done here: parse JSON (or a PowerShell object) held in a
-/// string, or fold a bag whose entries are not each one name and one value, or that names
-/// one twice.
-pub fn normalize(key: &str, value: &mut Lite) -> Option<()> {
+/// What [`bags::normalize_entry`] does to a top-level entry, done to a kept value (`bag`:
+/// whether its key is a bag's, [`bags::is_bag_key`], told once for each key a reader meets);
+/// `None` where it would do more than is done here: parse JSON (or a PowerShell object) held
+/// in a string, or fold a bag whose entries are not each one name and one value, or that
+/// names one twice.
+pub fn normalize(value: &mut Lite, bag: bool) -> Option<()> {
     let embedded = |v: &Lite| matches!(v, Lite::Str(s) if bags::embedded(s).is_some());
     let holds_json = match &*value {
         Lite::Array(items) => items.iter().any(embedded),
@@ -116,7 +117,7 @@ pub fn normalize(key: &str, value: &mut Lite) -> Option<()> {
     if holds_json {
         return None;
     }
-    if bags::is_bag_key(key) {
+    if bag {
         fold(value)?;
     }
     Some(())
@@ -240,7 +241,7 @@ mod tests {
         let mut value: Value = serde_json::from_str(text).expect("JSON");
         let mut read = Lite::from(value.clone());
         bags::normalize_entry(key, &mut value);
-        normalize(key, &mut read)?;
+        normalize(&mut read, bags::is_bag_key(key))?;
         assert_eq!(read, Lite::from(value), "{key}: {text}");
         Some(read)
     }

@@ -35,6 +35,7 @@
 //! [`MailFields`]: crate::detect::mail_read::MailFields
 //! [`succeeded`]: crate::detect::signins::succeeded
 
+use super::bags::is_bag_key;
 use super::lite::{self, Lite};
 use super::lookup::Fields;
 use super::scan::{same_words, Cursor, Raw};
@@ -89,6 +90,8 @@ struct Known<'a> {
     named: Option<(usize, Role)>,
     /// Whether the check covers it.
     covered: bool,
+    /// Whether its value is folded as a bag ([`lite::normalize`]).
+    bag: bool,
     /// Its string value on a line before, as written, where the check passed it: the same
     /// bytes here pass too, without being looked at again (`Operation` and `Workload` are
     /// mostly the same line after line).
@@ -113,11 +116,7 @@ impl<'a, 'c> Reader<'a, 'c> {
         // One UTF-8 check of the line, not one per string.
         let text = simdutf8::basic::from_utf8(line).ok()?;
         self.walk(text)?;
-        let record = &mut self.record;
-        for (key, value) in &mut record.kept[..record.len] {
-            lite::normalize(key, value)?;
-        }
-        let record = &*record;
+        let record = &self.record;
         let core = (detect_kind(record) == LogKind::Ual).then(|| extract_mail_read(record))?;
         let reading = Reading::of(ual_operation(record), record)?;
         Some(MailRead {
@@ -179,6 +178,7 @@ fn learn<'k, 'a>(
         quoted: raw.quoted(),
         named: slot(&key).map(|at| (at, NAMES[at].1)),
         covered: check.is_some_and(|c| c.covers(&key)),
+        bag: is_bag_key(&key),
         passed: None,
         key,
     };
@@ -318,11 +318,12 @@ const fn hash(bytes: &[u8]) -> usize {
     if n == 0 {
         return 0;
     }
-    let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
+    // `| 0x20` is the same for both cases of a letter, and cheaper than lowercasing (other
+    // bytes may meet, which only costs a probe).
     let (first, middle, last) = (
-        first.to_ascii_lowercase() as usize,
-        middle.to_ascii_lowercase() as usize,
-        last.to_ascii_lowercase() as usize,
+        (bytes[0] | 0x20) as usize,
+        (bytes[n / 2] | 0x20) as usize,
+        (bytes[n - 1] | 0x20) as usize,
     );
     (n * 7 + first * 31 + middle * 131 + last * 17) % TABLE_SIZE
 }
@@ -354,8 +355,9 @@ struct Narrow<'de> {
 }
 
 impl<'de> Narrow<'de> {
-    /// The value of the top-level member `known` (the cursor past its colon): kept, looked at
-    /// for the check's literals where the check covers the key, or checked and skipped.
+    /// The value of the top-level member `known` (the cursor past its colon): kept and
+    /// normalized ([`lite::normalize`]), looked at for the check's literals where the check
+    /// covers the key, or checked and skipped.
     fn take(
         &mut self,
         cursor: &mut Cursor<'de>,
@@ -380,8 +382,9 @@ impl<'de> Narrow<'de> {
             // Kept here only in part, so its values cannot be looked at: scan the line.
             (Role::Folders, Some(_)) => return None,
             (Role::Folders, None) => {
-                let folders = folders(cursor)?;
-                *self.next(&known.key) = folders;
+                let value = self.next(&known.key);
+                *value = folders(cursor)?;
+                lite::normalize(value, known.bag)?;
             }
             // Read in its place in the list: a value moved after it is read cost more than
             // reading it.
@@ -392,6 +395,7 @@ impl<'de> Narrow<'de> {
                 if check.is_some_and(|check| check.hit(value)) {
                     return None;
                 }
+                lite::normalize(value, known.bag)?;
             }
         }
         self.len += 1;
