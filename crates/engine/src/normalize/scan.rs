@@ -329,7 +329,11 @@ impl<'a> Cursor<'a> {
             }
             b'{' => {
                 let depth = depth.checked_sub(1)?;
-                let mut members: Vec<(Cow<'a, str>, Lite<'a>)> = Vec::new();
+                // A top-level field's object starts with room for eight members: a list grown
+                // from four was reallocated on every mail line (`AppAccessContext` has five).
+                // Deeper ones, mostly a bag's entries of two members, grow as they need.
+                let room = if depth + 1 == MAX_DEPTH { 8 } else { 0 };
+                let mut members: Vec<(Cow<'a, str>, Lite<'a>)> = Vec::with_capacity(room);
                 self.members(|cursor, key| {
                     let key = key.decoded()?;
                     if members.len() == MAX_MEMBERS || members.iter().any(|(k, _)| *k == key) {
