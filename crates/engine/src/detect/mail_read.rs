@@ -4,7 +4,7 @@
 //! ([`crate::normalize::narrow`]) builds the same from a raw line, and both must agree.
 
 use crate::event::{CoreFields, Event, Origin};
-use crate::normalize::lookup::{Fields, JsonView};
+use crate::normalize::lookup::{name, Fields, JsonView, Name};
 use serde_json::Value;
 
 /// What the mail analysis reads of a `MailItemsAccessed` record besides its core fields (and
@@ -27,15 +27,15 @@ pub struct MailFields {
 impl MailFields {
     /// The fields of a normalized record (exact names, as the record was normalized).
     pub fn of<F: Fields + ?Sized>(record: &F) -> MailFields {
-        let text = |name| {
+        let text = |name: &Name| {
             record
                 .exact(name)
                 .and_then(|v| v.as_str())
                 .map(String::from)
         };
         MailFields {
-            owner: text("MailboxOwnerUPN"),
-            client_info: text("ClientInfoString"),
+            owner: text(name!("MailboxOwnerUPN")),
+            client_info: text(name!("ClientInfoString")),
             sync: operation_property(record, "MailAccessType")
                 .is_some_and(|v| v.eq_ignore_ascii_case("Sync")),
             throttled: operation_property(record, "IsThrottled")
@@ -112,13 +112,16 @@ pub(super) fn with_record<T>(
 }
 
 fn operation_property<'a, F: Fields + ?Sized>(record: &'a F, name: &str) -> Option<&'a str> {
-    record.exact("OperationProperties")?.get(name)?.as_str()
+    record
+        .exact(name!("OperationProperties"))?
+        .get(name)?
+        .as_str()
 }
 
 /// Items a Bind record names (`Folders[].FolderItems[]`), or its `OperationCount`.
 fn items<F: Fields + ?Sized>(record: &F) -> u32 {
     let listed: usize = record
-        .exact("Folders")
+        .exact(name!("Folders"))
         .and_then(|v| v.as_array())
         .map(|folders| {
             folders
@@ -129,7 +132,7 @@ fn items<F: Fields + ?Sized>(record: &F) -> u32 {
         })
         .unwrap_or(0);
     let count = record
-        .exact("OperationCount")
+        .exact(name!("OperationCount"))
         .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
         .unwrap_or(1);
     (listed as u64).max(count).min(u64::from(u32::MAX)) as u32

@@ -17,7 +17,7 @@
 use super::Detector;
 use crate::alert::{Alert, Level, RuleKind, RuleRef};
 use crate::event::{Event, LogKind};
-use crate::normalize::lookup::{get_ci, path_ci};
+use crate::normalize::lookup::{get_ci, path_in};
 use crate::prefilter::Interest;
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -40,11 +40,11 @@ impl stormwatch_sigma::Event for SigmaView<'_> {
             return Some(v);
         }
         let map = record.as_object()?;
-        path_ci(map, name)
+        path_in(map, name)
             .or_else(|| match self.0.kind {
                 LogKind::EntraSignIn | LogKind::EntraAudit | LogKind::Generic => {
                     let props = get_ci(map, "properties")?.as_object()?;
-                    path_ci(props, name)
+                    path_in(props, name)
                 }
                 _ => None,
             })

@@ -14,7 +14,7 @@
 //! is 8 bytes.
 
 use crate::event::{CoreFields, Event, LogKind};
-use crate::normalize::lookup::{trim, Fields, JsonView};
+use crate::normalize::lookup::{name, trim, Fields, JsonView};
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet};
 use std::collections::hash_map::RandomState;
@@ -108,11 +108,15 @@ fn bound(seconds: i64) -> u32 {
 /// in the normalized record's top-level fields (a whole record's, or a narrow reading's).
 pub fn succeeded<F: Fields + ?Sized>(record: &F) -> bool {
     let code = record
-        .exact("properties")
+        .exact(name!("properties"))
         .and_then(|p| p.get("status")?.get("errorCode"))
-        .or_else(|| record.exact("status").and_then(|s| s.get("errorCode")))
-        .or_else(|| record.exact("resultType"))
-        .or_else(|| record.exact("ResultType"));
+        .or_else(|| {
+            record
+                .exact(name!("status"))
+                .and_then(|s| s.get("errorCode"))
+        })
+        .or_else(|| record.exact(name!("resultType")))
+        .or_else(|| record.exact(name!("ResultType")));
     let Some(code) = code else { return true };
     if let Some(n) = code.as_number() {
         return n.as_i64() == Some(0);

@@ -8,62 +8,69 @@
 //! envelope. Sentinel's `TenantId` is the Log Analytics workspace, so the M365 tenant comes from
 //! `OrganizationId` / `AADTenantId` first.
 
-use super::lookup::{as_text, path_ci, trim, Fields, JsonView};
+use super::lookup::{as_text, path_ci, trim, Fields, JsonView, Path};
 use super::{ip, time};
 use crate::event::{CoreFields, LogKind};
 
+/// A list of [`Path`]s, split at compile time.
+macro_rules! paths {
+    ($($path:literal),* $(,)?) => {
+        &[$(Path::new($path)),*]
+    };
+}
+
 struct Candidates {
-    time: &'static [&'static str],
-    tenant: &'static [&'static str],
-    user: &'static [&'static str],
-    ip: &'static [&'static str],
-    app_id: &'static [&'static str],
-    client_app_id: &'static [&'static str],
-    session_id: &'static [&'static str],
-    token_id: &'static [&'static str],
-    record_id: &'static [&'static str],
-    operation: &'static [&'static str],
-    workload: &'static [&'static str],
+    time: &'static [Path],
+    tenant: &'static [Path],
+    user: &'static [Path],
+    ip: &'static [Path],
+    app_id: &'static [Path],
+    client_app_id: &'static [Path],
+    session_id: &'static [Path],
+    token_id: &'static [Path],
+    record_id: &'static [Path],
+    operation: &'static [Path],
+    workload: &'static [Path],
 }
 
 const UAL: Candidates = Candidates {
-    time: &["CreationTime", "TimeGenerated", "CreationDate"],
-    tenant: &["OrganizationId", "AADTenantId", "TokenTenantId", "TenantId"],
-    user: &["UserId", "MailboxOwnerUPN", "UserPrincipalName"],
-    ip: &[
+    time: paths!["CreationTime", "TimeGenerated", "CreationDate"],
+    tenant: paths!["OrganizationId", "AADTenantId", "TokenTenantId", "TenantId"],
+    user: paths!["UserId", "MailboxOwnerUPN", "UserPrincipalName"],
+    ip: paths![
         "ClientIPAddress",
         "ClientIP",
         "Client_IPAddress",
         "ActorIpAddress",
         "ClientIp",
     ],
-    app_id: &["AppId", "ApplicationId", "AppAccessContext.APIId"],
-    client_app_id: &["ClientAppId", "AppAccessContext.ClientAppId"],
-    session_id: &[
+    app_id: paths!["AppId", "ApplicationId", "AppAccessContext.APIId"],
+    client_app_id: paths!["ClientAppId", "AppAccessContext.ClientAppId"],
+    session_id: paths![
         "AppAccessContext.AADSessionId",
         "SessionId",
         "AADSessionId",
         "DeviceProperties.SessionId",
     ],
-    token_id: &[
+    token_id: paths![
         "AppAccessContext.UniqueTokenId",
         "UniqueTokenId",
         "UniqueTokenIdentifier",
     ],
-    record_id: &["Id", "OfficeId", "RecordId"],
-    operation: &["Operation", "Operations"],
-    workload: &["Workload", "OfficeWorkload"],
+    record_id: paths!["Id", "OfficeId", "RecordId"],
+    operation: paths!["Operation", "Operations"],
+    workload: paths!["Workload", "OfficeWorkload"],
 };
 
 const SIGNIN: Candidates = Candidates {
-    time: &[
+    time: paths![
         "properties.createdDateTime",
         "createdDateTime",
         "time",
         "TimeGenerated",
         "CreatedDateTime",
     ],
-    tenant: &[
+    tenant: paths![
         "AADTenantId",
         "properties.resourceTenantId",
         "properties.homeTenantId",
@@ -71,52 +78,52 @@ const SIGNIN: Candidates = Candidates {
         "resourceTenantId",
         "homeTenantId",
     ],
-    user: &[
+    user: paths![
         "properties.userPrincipalName",
         "userPrincipalName",
         "identity",
     ],
-    ip: &[
+    ip: paths![
         "properties.ipAddress",
         "ipAddress",
         "IPAddress",
         "callerIpAddress",
     ],
-    app_id: &["properties.appId", "appId"],
+    app_id: paths!["properties.appId", "appId"],
     client_app_id: &[],
-    session_id: &["properties.sessionId", "sessionId"],
-    token_id: &["properties.uniqueTokenIdentifier", "uniqueTokenIdentifier"],
-    record_id: &["properties.id", "id"],
-    operation: &["operationName", "properties.operationName"],
+    session_id: paths!["properties.sessionId", "sessionId"],
+    token_id: paths!["properties.uniqueTokenIdentifier", "uniqueTokenIdentifier"],
+    record_id: paths!["properties.id", "id"],
+    operation: paths!["operationName", "properties.operationName"],
     workload: &[],
 };
 
 const AUDIT: Candidates = Candidates {
-    time: &[
+    time: paths![
         "properties.activityDateTime",
         "activityDateTime",
         "time",
         "TimeGenerated",
     ],
-    tenant: &["AADTenantId", "tenantId"],
-    user: &[
+    tenant: paths!["AADTenantId", "tenantId"],
+    user: paths![
         "properties.initiatedBy.user.userPrincipalName",
         "initiatedBy.user.userPrincipalName",
         "identity",
         "InitiatingUserOrApp",
     ],
-    ip: &[
+    ip: paths![
         "properties.initiatedBy.user.ipAddress",
         "initiatedBy.user.ipAddress",
         "callerIpAddress",
         "InitiatingIpAddress",
     ],
-    app_id: &["properties.initiatedBy.app.appId", "initiatedBy.app.appId"],
+    app_id: paths!["properties.initiatedBy.app.appId", "initiatedBy.app.appId"],
     client_app_id: &[],
     session_id: &[],
     token_id: &[],
-    record_id: &["properties.id", "id"],
-    operation: &[
+    record_id: paths!["properties.id", "id"],
+    operation: paths![
         "properties.activityDisplayName",
         "activityDisplayName",
         "operationName",
@@ -125,39 +132,39 @@ const AUDIT: Candidates = Candidates {
 };
 
 const VERDICT: Candidates = Candidates {
-    time: &["time"],
-    tenant: &["tid", "tenant"],
-    user: &["sub", "upn", "user"],
-    ip: &["client_ip", "ip"],
-    app_id: &["appid", "azp", "app_id"],
+    time: paths!["time"],
+    tenant: paths!["tid", "tenant"],
+    user: paths!["sub", "upn", "user"],
+    ip: paths!["client_ip", "ip"],
+    app_id: paths!["appid", "azp", "app_id"],
     client_app_id: &[],
-    session_id: &["sid"],
-    token_id: &["uti", "jti"],
-    record_id: &["id"],
-    operation: &["reason"],
+    session_id: paths!["sid"],
+    token_id: paths!["uti", "jti"],
+    record_id: paths!["id"],
+    operation: paths!["reason"],
     workload: &[],
 };
 
 const WINDOWS: Candidates = Candidates {
-    time: &["Event.System.TimeCreated.#attributes.SystemTime"],
+    time: paths!["Event.System.TimeCreated.#attributes.SystemTime"],
     tenant: &[],
-    user: &[
+    user: paths![
         "Event.EventData.TargetUserName",
         "Event.EventData.SubjectUserName",
         "Event.EventData.User",
     ],
-    ip: &["Event.EventData.IpAddress", "Event.EventData.SourceIp"],
+    ip: paths!["Event.EventData.IpAddress", "Event.EventData.SourceIp"],
     app_id: &[],
     client_app_id: &[],
-    session_id: &["Event.EventData.LogonId"],
+    session_id: paths!["Event.EventData.LogonId"],
     token_id: &[],
-    record_id: &["Event.System.EventRecordID"],
-    operation: &["Event.System.EventID"],
-    workload: &["Event.System.Channel"],
+    record_id: paths!["Event.System.EventRecordID"],
+    operation: paths!["Event.System.EventID"],
+    workload: paths!["Event.System.Channel"],
 };
 
 const GENERIC: Candidates = Candidates {
-    time: &[
+    time: paths![
         "time",
         "timestamp",
         "@timestamp",
@@ -167,9 +174,9 @@ const GENERIC: Candidates = Candidates {
         "eventTime",
         "date",
     ],
-    tenant: &["tenantId", "OrganizationId", "tenant"],
-    user: &["userPrincipalName", "UserId", "user", "identity"],
-    ip: &[
+    tenant: paths!["tenantId", "OrganizationId", "tenant"],
+    user: paths!["userPrincipalName", "UserId", "user", "identity"],
+    ip: paths![
         "ipAddress",
         "ClientIP",
         "callerIpAddress",
@@ -177,13 +184,13 @@ const GENERIC: Candidates = Candidates {
         "src_ip",
         "sourceIPAddress",
     ],
-    app_id: &["appId", "AppId"],
-    client_app_id: &["ClientAppId"],
-    session_id: &["sessionId", "SessionId"],
-    token_id: &["uniqueTokenIdentifier", "UniqueTokenId"],
-    record_id: &["id", "Id"],
-    operation: &["operationName", "Operation", "eventName", "action"],
-    workload: &["Workload"],
+    app_id: paths!["appId", "AppId"],
+    client_app_id: paths!["ClientAppId"],
+    session_id: paths!["sessionId", "SessionId"],
+    token_id: paths!["uniqueTokenIdentifier", "UniqueTokenId"],
+    record_id: paths!["id", "Id"],
+    operation: paths!["operationName", "Operation", "eventName", "action"],
+    workload: paths!["Workload"],
 };
 
 fn candidates(kind: LogKind) -> &'static Candidates {
@@ -210,26 +217,21 @@ pub enum Identity {
 /// up to its first dot).
 pub fn identity_sources(kind: LogKind, which: Identity) -> Vec<&'static str> {
     let c = candidates(kind);
-    let lists: &[&[&'static str]] = match which {
+    let lists: &[&[Path]] = match which {
         Identity::User => &[c.user],
         Identity::Address => &[c.ip],
         Identity::Apps => &[c.app_id, c.client_app_id],
     };
-    lists
-        .iter()
-        .copied()
-        .flatten()
-        .map(|p| p.split('.').next().unwrap_or(p))
-        .collect()
+    lists.iter().copied().flatten().map(Path::head).collect()
 }
 
-fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[&str]) -> Option<&'a F::Value> {
+fn first<'a, F: Fields + ?Sized>(map: &'a F, paths: &[Path]) -> Option<&'a F::Value> {
     paths
         .iter()
         .find_map(|p| path_ci(map, p).filter(|v| !v.as_str().is_some_and(|s| trim(s).is_empty())))
 }
 
-fn text<F: Fields + ?Sized>(map: &F, paths: &[&str]) -> Option<String> {
+fn text<F: Fields + ?Sized>(map: &F, paths: &[Path]) -> Option<String> {
     paths.iter().find_map(|p| path_ci(map, p).and_then(as_text))
 }
 
@@ -303,7 +305,7 @@ fn lowercase(s: String) -> String {
 
 /// `/tenants/<id>/providers/…` in an Azure Monitor `resourceId`.
 fn tenant_from_resource_id<F: Fields + ?Sized>(map: &F) -> Option<String> {
-    let rid = path_ci(map, "resourceId")?.as_str()?;
+    let rid = path_ci(map, &const { Path::new("resourceId") })?.as_str()?;
     let lower = rid.to_ascii_lowercase();
     let rest = &rid[lower.find("/tenants/")? + "/tenants/".len()..];
     let id = rest.split('/').next()?;

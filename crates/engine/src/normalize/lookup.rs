@@ -8,14 +8,92 @@
 
 use serde_json::{Map, Number, Value};
 
+/// A top-level field's name as kind recognition and core-field extraction look it up, with
+/// the place the narrow reading keeps that name at ([`super::narrow`]), found when the name
+/// is made: at compile time for the constant names those readers use (the crate's `name!`,
+/// and [`Path`]). A narrowly read record is looked up some twenty times a line, and hashing
+/// and comparing each name there took about 8% of hunt's instructions.
+#[derive(Clone, Copy, Debug)]
+pub struct Name<'n> {
+    text: &'n str,
+    kept: Option<u8>,
+}
+
+impl<'n> Name<'n> {
+    pub const fn new(text: &'n str) -> Self {
+        let kept = match super::narrow::slot(text) {
+            Some(at) => Some(at as u8),
+            None => None,
+        };
+        Name { text, kept }
+    }
+
+    pub fn text(&self) -> &'n str {
+        self.text
+    }
+
+    /// The place of the name among those the narrow reading keeps (any ASCII case), if any.
+    pub(super) fn kept(&self) -> Option<usize> {
+        self.kept.map(usize::from)
+    }
+}
+
+/// A [`Name`] made at compile time, lent.
+macro_rules! name {
+    ($text:literal) => {
+        &const { $crate::normalize::lookup::Name::new($text) }
+    };
+}
+pub(crate) use name;
+
+/// A dotted path (`AppAccessContext.UniqueTokenId`), split when it is made: its first segment,
+/// a top-level [`Name`], and the rest after the dot.
+#[derive(Clone, Copy, Debug)]
+pub struct Path {
+    head: Name<'static>,
+    rest: Option<&'static str>,
+}
+
+impl Path {
+    pub const fn new(path: &'static str) -> Self {
+        let bytes = path.as_bytes();
+        let mut dot = 0;
+        while dot < bytes.len() && bytes[dot] != b'.' {
+            dot += 1;
+        }
+        let (head, rest) = bytes.split_at(dot);
+        let rest = match rest.split_first() {
+            Some((_, rest)) => Some(text(rest)),
+            None => None,
+        };
+        Path {
+            head: Name::new(text(head)),
+            rest,
+        }
+    }
+
+    /// The top-level field the path starts at.
+    pub fn head(&self) -> &'static str {
+        self.head.text
+    }
+}
+
+/// Bytes cut from a `&str` at an ASCII byte, as a `&str` again (in a `const fn`).
+const fn text(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => panic!("cut at an ASCII byte"),
+    }
+}
+
 /// A record's top-level fields, as kind recognition and core-field extraction look them up.
 pub trait Fields {
     /// What a field's value is read as.
     type Value: JsonView;
     /// The field by exact name.
-    fn exact(&self, name: &str) -> Option<&Self::Value>;
+    fn exact(&self, name: &Name) -> Option<&Self::Value>;
     /// The field by exact name, else the first whose name matches ignoring ASCII case.
-    fn get_ci(&self, name: &str) -> Option<&Self::Value>;
+    fn get_ci(&self, name: &Name) -> Option<&Self::Value>;
 }
 
 /// A JSON value as the readers of [`Fields`] look at it: `serde_json::Value`, or the narrow
@@ -65,11 +143,11 @@ impl JsonView for Value {
 
 impl Fields for Map<String, Value> {
     type Value = Value;
-    fn exact(&self, name: &str) -> Option<&Value> {
-        self.get(name)
+    fn exact(&self, name: &Name) -> Option<&Value> {
+        self.get(name.text)
     }
-    fn get_ci(&self, name: &str) -> Option<&Value> {
-        get_ci(self, name)
+    fn get_ci(&self, name: &Name) -> Option<&Value> {
+        get_ci(self, name.text)
     }
 }
 
@@ -83,10 +161,20 @@ pub fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 }
 
 /// A dotted path, each segment matched as by [`get_ci`]; `null` counts as absent.
-pub fn path_ci<'a, F: Fields + ?Sized>(fields: &'a F, path: &str) -> Option<&'a F::Value> {
+pub fn path_ci<'a, F: Fields + ?Sized>(fields: &'a F, path: &Path) -> Option<&'a F::Value> {
+    within(fields.get_ci(&path.head)?, path.rest)
+}
+
+/// [`path_ci`] of a path known only at run time (a Sigma rule's field), in a whole record.
+pub fn path_in<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     // Most paths are one name: split by hand, as `str::split` costs more than the lookup.
-    let (head, mut rest) = split_first(path);
-    let mut current = fields.get_ci(head)?;
+    let (head, rest) = split_first(path);
+    within(get_ci(map, head)?, rest)
+}
+
+/// The dotted `rest` of a path within `current`, each segment matched as by [`get_ci`]; `null`
+/// counts as absent.
+fn within<'a, V: JsonView>(mut current: &'a V, mut rest: Option<&str>) -> Option<&'a V> {
     while let Some(tail) = rest {
         let (segment, next) = split_first(tail);
         current = current.get_ci(segment)?;
@@ -129,6 +217,22 @@ pub fn as_text<V: JsonView>(v: &V) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_split_at_their_first_dot() {
+        let split = |path| {
+            let path = Path::new(path);
+            (path.head(), path.rest)
+        };
+        assert_eq!(split("Id"), ("Id", None));
+        assert_eq!(
+            split("AppAccessContext.UniqueTokenId"),
+            ("AppAccessContext", Some("UniqueTokenId"))
+        );
+        assert_eq!(split("a.b.c"), ("a", Some("b.c")));
+        assert_eq!(split("x."), ("x", Some("")));
+        assert_eq!(split(".y"), ("", Some("y")));
+    }
 
     /// The quick answer is `str::trim`'s, whatever the ends hold.
     #[test]

@@ -16,7 +16,7 @@ pub mod scan;
 pub mod time;
 
 use crate::event::{Event, LogKind, Origin};
-use lookup::{Fields, JsonView};
+use lookup::{name, Fields, JsonView, Name};
 use serde_json::{Map, Value};
 
 pub use self::core::{extract, extract_mail_read, identity_sources, ual_operation, Identity};
@@ -117,11 +117,11 @@ const SIGNIN_TABLES: &[&str] = &[
     "ADFSSignInLogs",
 ];
 
-fn str_ci<'a, F: Fields + ?Sized>(map: &'a F, name: &str) -> Option<&'a str> {
+fn str_ci<'a, F: Fields + ?Sized>(map: &'a F, name: &Name) -> Option<&'a str> {
     map.get_ci(name).and_then(|v| v.as_str())
 }
 
-fn has<F: Fields + ?Sized>(map: &F, name: &str) -> bool {
+fn has<F: Fields + ?Sized>(map: &F, name: &Name) -> bool {
     map.get_ci(name).is_some()
 }
 
@@ -132,20 +132,20 @@ fn is_one_of(s: Option<&str>, set: &[&str]) -> bool {
 /// Recognises the log kind from the record's own fields.
 pub fn detect_kind<F: Fields + ?Sized>(map: &F) -> LogKind {
     if map
-        .exact("Event")
+        .exact(name!("Event"))
         .is_some_and(|e| e.get("System").is_some())
     {
         return LogKind::Windows;
     }
     let marker = map
-        .exact("type")
-        .or_else(|| map.exact("kind"))
+        .exact(name!("type"))
+        .or_else(|| map.exact(name!("kind")))
         .and_then(|v| v.as_str());
     if marker == Some("token_verdict") {
         return LogKind::TokenVerdict;
     }
     // Sentinel (Log Analytics) rows name their table in `Type`.
-    let table = map.exact("Type").and_then(|v| v.as_str());
+    let table = map.exact(name!("Type")).and_then(|v| v.as_str());
     if table == Some("OfficeActivity") {
         return LogKind::Ual;
     }
@@ -156,39 +156,45 @@ pub fn detect_kind<F: Fields + ?Sized>(map: &F) -> LogKind {
         return LogKind::EntraAudit;
     }
     // Azure Monitor diagnostic settings / Event Hub envelope.
-    let category = str_ci(map, "category");
+    let category = str_ci(map, name!("category"));
     if is_one_of(category, SIGNIN_CATEGORIES) {
         return LogKind::EntraSignIn;
     }
     if category.is_some_and(|c| c.eq_ignore_ascii_case("AuditLogs"))
-        && (has(map, "properties") || has(map, "time") || has(map, "operationName"))
+        && (has(map, name!("properties"))
+            || has(map, name!("time"))
+            || has(map, name!("operationName")))
     {
         return LogKind::EntraAudit;
     }
     // Unified Audit Log, from the Management API, Purview, or a Sentinel OfficeActivity export.
-    if has(map, "Workload")
-        || has(map, "OfficeWorkload")
-        || (has(map, "RecordType") && (has(map, "Operation") || has(map, "CreationTime")))
+    if has(map, name!("Workload"))
+        || has(map, name!("OfficeWorkload"))
+        || (has(map, name!("RecordType"))
+            && (has(map, name!("Operation")) || has(map, name!("CreationTime"))))
     {
         return LogKind::Ual;
     }
     // Graph signIn resource, or a Sentinel SigninLogs row without its Type column.
-    if has(map, "createdDateTime")
-        && (has(map, "appId") || has(map, "userPrincipalName"))
-        && (has(map, "status") || has(map, "ipAddress") || has(map, "Status_dynamic"))
+    if has(map, name!("createdDateTime"))
+        && (has(map, name!("appId")) || has(map, name!("userPrincipalName")))
+        && (has(map, name!("status"))
+            || has(map, name!("ipAddress"))
+            || has(map, name!("Status_dynamic")))
     {
         return LogKind::EntraSignIn;
     }
-    if has(map, "ResultType")
-        && has(map, "AppId")
-        && (has(map, "ConditionalAccessStatus") || has(map, "AuthenticationRequirement"))
+    if has(map, name!("ResultType"))
+        && has(map, name!("AppId"))
+        && (has(map, name!("ConditionalAccessStatus"))
+            || has(map, name!("AuthenticationRequirement")))
     {
         return LogKind::EntraSignIn;
     }
     // Graph directoryAudit resource, or a Sentinel AuditLogs row.
-    if (has(map, "activityDateTime") && has(map, "activityDisplayName"))
-        || (has(map, "LoggedByService")
-            && (has(map, "ActivityDisplayName") || has(map, "OperationName")))
+    if (has(map, name!("activityDateTime")) && has(map, name!("activityDisplayName")))
+        || (has(map, name!("LoggedByService"))
+            && (has(map, name!("ActivityDisplayName")) || has(map, name!("OperationName"))))
     {
         return LogKind::EntraAudit;
     }

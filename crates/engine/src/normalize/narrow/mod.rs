@@ -37,8 +37,8 @@
 
 use super::bags::is_bag_key;
 use super::lite::{self, Lite};
-use super::lookup::Fields;
-use super::scan::{same_words, Cursor, Raw};
+use super::lookup::{Fields, Name};
+use super::scan::{Cursor, Raw};
 use super::{detect_kind, extract_mail_read, ual_operation};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
@@ -272,47 +272,40 @@ const NAMES: &[(&str, Role)] = &[
 
 /// The place of a name in [`NAMES`], ignoring ASCII case: one probe of [`TABLE`] for most
 /// names. A line's keys are looked up here where the reader has not seen them before
-/// ([`learn`]); the names read from a line, through [`Narrow::kept`], which probes alike.
-fn slot(name: &str) -> Option<usize> {
-    slot_among(name, |_| true)
-}
-
-/// [`slot`], but the places of [`NAMES`] that `open` refuses are passed over without comparing
-/// their names: where `name` is one of those, `None`.
-#[inline]
-fn slot_among(name: &str, open: impl Fn(usize) -> bool) -> Option<usize> {
+/// ([`learn`]); the names looked up in a narrowly read record, once, where they are made
+/// ([`Name::new`], at compile time for constant names).
+pub(super) const fn slot(name: &str) -> Option<usize> {
     let name = name.as_bytes();
     let mut at = hash(name);
     loop {
-        let i = usize::from(TABLE[at].checked_sub(1)?);
-        if open(i) && lowered_eq(NAMES[i].0.as_bytes(), name) {
+        let i = match TABLE[at].checked_sub(1) {
+            Some(i) => i as usize,
+            None => return None,
+        };
+        if lowered_eq(NAMES[i].0.as_bytes(), name) {
             return Some(i);
         }
-        at = (at + 1) % TABLE.len();
+        at = (at + 1) % TABLE_SIZE;
     }
 }
 
-/// `name` ASCII-lowercased is `lower` ([`NAMES`] are lower-case already): eight bytes at a
-/// time, as this decides most lookups of a narrowly read line.
-fn lowered_eq(lower: &[u8], name: &[u8]) -> bool {
-    same_words(lower, name, ascii_lowercase_8)
+/// `name` ASCII-lowercased is `lower` ([`NAMES`] are lower-case already).
+const fn lowered_eq(lower: &[u8], name: &[u8]) -> bool {
+    if lower.len() != name.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < lower.len() {
+        if lower[i] != name[i].to_ascii_lowercase() {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
-/// Each of the eight bytes of `x` ASCII-lowercased; bytes past ASCII stay as they are.
-const fn ascii_lowercase_8(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    // A byte's low seven bits plus a bias set its high bit where they reach the bias's
-    // complement, with no carry into the next byte (0x7f + 0x3f < 0x100).
-    let low = x & !HIGH;
-    let from_a = low + ONES * (0x80 - b'A' as u64);
-    let past_z = low + ONES * (0x80 - b'Z' as u64 - 1);
-    let upper = from_a & !past_z & !x & HIGH;
-    x | (upper >> 2)
-}
-
-/// A [`TABLE`] index from the length and the first, middle and last bytes, ASCII-lowercased:
-/// few collisions among [`NAMES`], and cheap (names are looked up some hundred times a line).
+/// A [`TABLE`] index from the length and the first, middle and last bytes, each with its case
+/// bit set: few collisions among [`NAMES`], and cheap (a reader looks each new key up).
 const fn hash(bytes: &[u8]) -> usize {
     let n = bytes.len();
     if n == 0 {
@@ -416,17 +409,16 @@ impl<'de> Narrow<'de> {
         value
     }
 
-    /// The kept field `name` (any ASCII case), as [`slot`] finds it; but a name of
-    /// [`NAMES`] this line does not hold is passed over without comparing it: whether or not
-    /// it is `name`, `name` is not kept there. Most names looked up and not held (kind
-    /// recognition's, core-field candidates') so cost no compare.
-    fn kept(&self, name: &str) -> Option<&(Cow<'de, str>, Lite<'de>)> {
+    /// The kept field `name` (any ASCII case), at the place [`slot`] gave the name when it
+    /// was made: no hashing or comparing here.
+    fn kept(&self, name: &Name) -> Option<&(Cow<'de, str>, Lite<'de>)> {
         debug_assert!(
-            slot(name).is_some(),
-            "the narrow reading does not keep {name}"
+            name.kept().is_some(),
+            "the narrow reading does not keep {}",
+            name.text()
         );
-        let i = slot_among(name, |i| self.places[i] != 0)?;
-        self.kept[..self.len].get(usize::from(self.places[i]) - 1)
+        let place = self.places[name.kept()?];
+        self.kept[..self.len].get(usize::from(place).checked_sub(1)?)
     }
 }
 
@@ -434,10 +426,12 @@ impl<'de> Narrow<'de> {
 /// so the first match ignoring case is the only one.
 impl<'de> Fields for Narrow<'de> {
     type Value = Lite<'de>;
-    fn exact(&self, name: &str) -> Option<&Lite<'de>> {
-        self.kept(name).filter(|(k, _)| k == name).map(|(_, v)| v)
+    fn exact(&self, name: &Name) -> Option<&Lite<'de>> {
+        self.kept(name)
+            .filter(|(k, _)| k == name.text())
+            .map(|(_, v)| v)
     }
-    fn get_ci(&self, name: &str) -> Option<&Lite<'de>> {
+    fn get_ci(&self, name: &Name) -> Option<&Lite<'de>> {
         self.kept(name).map(|(_, v)| v)
     }
 }
