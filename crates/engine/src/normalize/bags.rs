@@ -67,8 +67,20 @@ pub fn parse_embedded(value: &mut Value) {
 
 /// The JSON object or array, or PowerShell object, that the string `s` holds (white space
 /// around it aside); `None` for any other string.
+#[inline]
 pub(super) fn embedded(s: &str) -> Option<Value> {
-    // Run on every string normalized: trimmed at once where the ends are printable ASCII.
+    // Run on every string normalized, most of which start with a printable byte that opens
+    // nothing (no white space to trim there): told here, without a call.
+    match s.as_bytes().first() {
+        Some(b'{' | b'[' | b'@') => {}
+        Some(first) if first.is_ascii_graphic() => return None,
+        _ => {}
+    }
+    held(s)
+}
+
+/// [`embedded`], once the first byte could open a value or be white space.
+fn held(s: &str) -> Option<Value> {
     let t = super::lookup::trim(s);
     let first = *t.as_bytes().first()?;
     let last = *t.as_bytes().last()?;
