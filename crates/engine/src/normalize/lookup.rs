@@ -16,16 +16,16 @@ use serde_json::{Map, Number, Value};
 #[derive(Clone, Copy, Debug)]
 pub struct Name<'n> {
     text: &'n str,
-    kept: Option<u8>,
+    slot: Option<u8>,
 }
 
 impl<'n> Name<'n> {
     pub const fn new(text: &'n str) -> Self {
-        let kept = match super::narrow::slot(text) {
+        let slot = match super::narrow::slot(text) {
             Some(at) => Some(at as u8),
             None => None,
         };
-        Name { text, kept }
+        Name { text, slot }
     }
 
     pub fn text(&self) -> &'n str {
@@ -33,8 +33,8 @@ impl<'n> Name<'n> {
     }
 
     /// The place of the name among those the narrow reading keeps (any ASCII case), if any.
-    pub(super) fn kept(&self) -> Option<usize> {
-        self.kept.map(usize::from)
+    pub(super) fn slot(&self) -> Option<usize> {
+        self.slot.map(usize::from)
     }
 }
 

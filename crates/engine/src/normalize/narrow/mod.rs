@@ -413,11 +413,11 @@ impl<'de> Narrow<'de> {
     /// was made: no hashing or comparing here.
     fn kept(&self, name: &Name) -> Option<&(Cow<'de, str>, Lite<'de>)> {
         debug_assert!(
-            name.kept().is_some(),
+            name.slot().is_some(),
             "the narrow reading does not keep {}",
             name.text()
         );
-        let place = self.places[name.kept()?];
+        let place = self.places[name.slot()?];
         self.kept[..self.len].get(usize::from(place).checked_sub(1)?)
     }
 }
