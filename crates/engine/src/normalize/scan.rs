@@ -86,7 +86,8 @@ impl<'a> Cursor<'a> {
     pub fn peek(&mut self) -> Option<u8> {
         let bytes = self.bytes();
         while let Some(&b) = bytes.get(self.at) {
-            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            // JSON's white space is all at or below b' ': one compare for most bytes.
+            if b > b' ' || !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
                 return Some(b);
             }
             self.at += 1;
