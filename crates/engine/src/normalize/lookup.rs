@@ -56,18 +56,9 @@ pub struct Path {
 
 impl Path {
     pub const fn new(path: &'static str) -> Self {
-        let bytes = path.as_bytes();
-        let mut dot = 0;
-        while dot < bytes.len() && bytes[dot] != b'.' {
-            dot += 1;
-        }
-        let (head, rest) = bytes.split_at(dot);
-        let rest = match rest.split_first() {
-            Some((_, rest)) => Some(text(rest)),
-            None => None,
-        };
+        let (head, rest) = split_first(path);
         Path {
-            head: Name::new(text(head)),
+            head: Name::new(head),
             rest,
         }
     }
@@ -75,14 +66,6 @@ impl Path {
     /// The top-level field the path starts at.
     pub fn head(&self) -> &'static str {
         self.head.text
-    }
-}
-
-/// Bytes cut from a `&str` at an ASCII byte, as a `&str` again (in a `const fn`).
-const fn text(bytes: &[u8]) -> &str {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(_) => panic!("cut at an ASCII byte"),
     }
 }
 
@@ -183,12 +166,19 @@ fn within<'a, V: JsonView>(mut current: &'a V, mut rest: Option<&str>) -> Option
     (!current.is_null()).then_some(current)
 }
 
-/// A dotted path's first segment, and the rest after its dot (if any).
-fn split_first(path: &str) -> (&str, Option<&str>) {
-    match path.bytes().position(|b| b == b'.') {
-        Some(dot) => (&path[..dot], Some(&path[dot + 1..])),
-        None => (path, None),
+/// A dotted path's first segment, and the rest after its dot (if any); `const`, as a
+/// [`Path`] is split at compile time.
+const fn split_first(path: &str) -> (&str, Option<&str>) {
+    let bytes = path.as_bytes();
+    let mut dot = 0;
+    while dot < bytes.len() && bytes[dot] != b'.' {
+        dot += 1;
     }
+    if dot == bytes.len() {
+        return (path, None);
+    }
+    let (head, rest) = path.split_at(dot);
+    (head, Some(rest.split_at(1).1))
 }
 
 /// `s.trim()`, told at once where both ends are printable ASCII (most values): `str::trim`

@@ -118,7 +118,7 @@ impl<'a> Cursor<'a> {
     pub fn next_is(&mut self, text: &str) -> bool {
         self.peek().is_some()
             && (self.bytes().get(self.at..self.at + text.len()))
-                .is_some_and(|here| same_words(here, text.as_bytes(), |word| word))
+                .is_some_and(|here| same_words(here, text.as_bytes()))
     }
 
     /// The place of the next byte past whitespace, for [`since`](Self::since).
@@ -361,24 +361,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Whether `a` and `b` are of one length, and `a`'s bytes are `fold` of `b`'s, `fold` taking
-/// eight bytes at a time (as one little-endian word; a shorter text is one word, padded with
-/// zero bytes, which `fold` must keep zero): whole words, then the last eight bytes,
-/// overlapping the word before where the length is not a multiple of eight. Inline: a
-/// reader's keys ([`Cursor::eat_text`]) and the narrow reading's names are compared so at
-/// every place of every line, and most are short.
-pub(super) fn same_words(a: &[u8], b: &[u8], fold: impl Fn(u64) -> u64) -> bool {
+/// Whether `a` and `b` are the same bytes, compared eight at a time (as little-endian words;
+/// a shorter text is one word): whole words, then the last eight bytes, overlapping the word
+/// before where the length is not a multiple of eight. Inline, not `memcmp`: a reader's keys
+/// ([`Cursor::eat_text`]) are compared so at every place of every line, and most are short.
+fn same_words(a: &[u8], b: &[u8]) -> bool {
     let len = a.len();
     if len != b.len() {
         return false;
     }
     if len < 8 {
         let packed = |s: &[u8]| s.iter().rev().fold(0, |w, &byte| w << 8 | u64::from(byte));
-        return packed(a) == fold(packed(b));
+        return packed(a) == packed(b);
     }
     let word =
         |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    let same = |at| word(a, at) == fold(word(b, at));
+    let same = |at| word(a, at) == word(b, at);
     (0..len / 8).all(|i| same(i * 8)) && same(len - 8)
 }
 

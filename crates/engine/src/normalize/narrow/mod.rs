@@ -282,26 +282,11 @@ pub(super) const fn slot(name: &str) -> Option<usize> {
             Some(i) => i as usize,
             None => return None,
         };
-        if lowered_eq(NAMES[i].0.as_bytes(), name) {
+        if NAMES[i].0.as_bytes().eq_ignore_ascii_case(name) {
             return Some(i);
         }
         at = (at + 1) % TABLE_SIZE;
     }
-}
-
-/// `name` ASCII-lowercased is `lower` ([`NAMES`] are lower-case already).
-const fn lowered_eq(lower: &[u8], name: &[u8]) -> bool {
-    if lower.len() != name.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < lower.len() {
-        if lower[i] != name[i].to_ascii_lowercase() {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 /// A [`TABLE`] index from the length and the first, middle and last bytes, each with its case
