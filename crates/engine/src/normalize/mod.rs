@@ -13,6 +13,7 @@ pub mod lite;
 pub mod lookup;
 pub mod narrow;
 pub mod scan;
+pub mod specials;
 pub mod time;
 
 use crate::event::{Event, LogKind, Origin};

@@ -4,7 +4,8 @@
 //!
 //! Most of a mail line's bytes are in values the mail analysis never reads. serde_json checked
 //! them through a visitor (`deserialize_any` and a call per value); here they are skipped by a
-//! loop over the bytes, eight at a time inside strings. On its own that was no faster than
+//! loop over the bytes, where a string's end is looked up in the line's marks of special bytes
+//! ([`Specials`], made when the cursor is). On its own that was no faster than
 //! serde_json; what it allowed was a reader that remembers the keys of the lines before
 //! ([`super::narrow::Reader`]), as a key's bytes can be compared where they lie.
 //!
@@ -21,6 +22,7 @@
 //! the whole one.
 
 use super::lite::{Lite, MAX_MEMBERS};
+use super::specials::Specials;
 use std::borrow::Cow;
 
 /// Levels of arrays and objects one value skipped or read may hold, its own included (a
@@ -43,6 +45,8 @@ enum Number {
 pub struct Cursor<'a> {
     text: &'a str,
     at: usize,
+    /// Where the bytes that end a string's plain run are.
+    specials: Specials,
 }
 
 /// A string as written, quotes included, and whether it holds an escape.
@@ -75,7 +79,23 @@ impl<'a> Raw<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(text: &'a str) -> Self {
-        Cursor { text, at: 0 }
+        Self::reusing(text, Specials::default())
+    }
+
+    /// A cursor at the start of `text`, marking its special bytes in `specials` (what
+    /// [`Cursor::into_specials`] gave back, so that lines read in a row allocate once).
+    pub fn reusing(text: &'a str, mut specials: Specials) -> Self {
+        specials.index(text.as_bytes());
+        Cursor {
+            text,
+            at: 0,
+            specials,
+        }
+    }
+
+    /// The marks' memory, for [`Cursor::reusing`].
+    pub fn into_specials(self) -> Specials {
+        self.specials
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -143,7 +163,7 @@ impl<'a> Cursor<'a> {
         let start = self.at - 1;
         let mut escaped = false;
         loop {
-            self.at += special_at(&self.bytes()[self.at..])?;
+            self.at = self.specials.from(self.at)?;
             match self.bytes()[self.at] {
                 b'"' => break,
                 b'\\' => {
@@ -380,77 +400,6 @@ fn same_words(a: &[u8], b: &[u8]) -> bool {
     (0..len / 8).all(|i| same(i * 8)) && same(len - 8)
 }
 
-/// The place of the first `"`, `\` or control character in `bytes`: sixteen bytes at a time
-/// where SSE2 is (every x86-64), then eight at a time.
-fn special_at(bytes: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    let done = {
-        let blocks = bytes.chunks_exact(16);
-        let done = bytes.len() - blocks.remainder().len();
-        for (i, block) in blocks.enumerate() {
-            let block = block.try_into().expect("blocks of sixteen");
-            // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU has it.
-            let found = unsafe { sse2::special_mask(block) };
-            if found != 0 {
-                return Some(i * 16 + found.trailing_zeros() as usize);
-            }
-        }
-        done
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let done = 0;
-    special_in_words(&bytes[done..]).map(|at| done + at)
-}
-
-/// [`special_at`] eight bytes at a time, in a `u64`.
-fn special_in_words(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder();
-    for (i, chunk) in chunks.enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-        let control = x.wrapping_sub(ONES * 0x20) & !x;
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let quote = quote.wrapping_sub(ONES) & !quote;
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        let backslash = backslash.wrapping_sub(ONES) & !backslash;
-        // The lowest flagged byte is a true one (a borrow only flags bytes above it).
-        let found = (control | quote | backslash) & HIGH;
-        if found != 0 {
-            return Some(i * 8 + found.trailing_zeros() as usize / 8);
-        }
-    }
-    let done = bytes.len() - rest.len();
-    rest.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|i| done + i)
-}
-
-#[cfg(target_arch = "x86_64")]
-mod sse2 {
-    //! Sixteen bytes compared at once, with the SSE2 instructions every x86-64 has. The
-    //! function enables SSE2, so the intrinsics in it are safe to call; a call to it takes an
-    //! `unsafe` block that says why the CPU has SSE2.
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_set_epi64x,
-    };
-
-    /// A bit for each byte of `block` that is `"`, `\` or a control character.
-    #[target_feature(enable = "sse2")]
-    pub(super) fn special_mask(block: &[u8; 16]) -> u32 {
-        let (low, high) = block.split_at(8);
-        let word = |half: &[u8]| i64::from_le_bytes(half.try_into().expect("halves of eight"));
-        let x = _mm_set_epi64x(word(high), word(low));
-        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        // A byte below 0x20 is the one whose unsigned max with 0x1f is 0x1f.
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,25 +526,5 @@ mod tests {
         }
         // Overflow is refused where a kept number is read, as a `Value` refuses it.
         assert!(Cursor::new("1e400").lite().is_none());
-    }
-
-    /// The search for a string's end finds the first special byte at every place in a chunk.
-    #[test]
-    fn special_bytes_are_found_at_every_place() {
-        for len in 0..40 {
-            for special in [b'"', b'\\', 0x00, 0x1f] {
-                for at in 0..len {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = special;
-                    // A high byte after the special one cannot hide it.
-                    if at + 1 < len {
-                        bytes[at + 1] = 0xff;
-                    }
-                    assert_eq!(special_at(&bytes), Some(at), "{len} {special} {at}");
-                }
-                assert_eq!(special_at(&vec![0x20; len]), None);
-                assert_eq!(special_at(&vec![0x7f; len]), None);
-            }
-        }
     }
 }

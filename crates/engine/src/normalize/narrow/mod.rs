@@ -39,6 +39,7 @@ use super::bags::is_bag_key;
 use super::lite::{self, Lite};
 use super::lookup::{Fields, Name};
 use super::scan::{Cursor, Raw};
+use super::specials::Specials;
 use super::{detect_kind, extract_mail_read, ual_operation};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
@@ -79,6 +80,8 @@ pub struct Reader<'a, 'c> {
     keys: Vec<Known<'a>>,
     /// The line's record, in a list of kept values that is reused from line to line.
     record: Narrow<'a>,
+    /// The marks of the line's special bytes ([`Cursor::reusing`]), reused likewise.
+    specials: Specials,
 }
 
 /// A top-level key as a line before wrote it, with what it is.
@@ -108,6 +111,7 @@ impl<'a, 'c> Reader<'a, 'c> {
                 len: 0,
                 places: [0; NAMES.len()],
             },
+            specials: Specials::default(),
         }
     }
 
@@ -135,35 +139,48 @@ impl<'a, 'c> Reader<'a, 'c> {
             check,
             keys,
             record,
+            specials,
         } = self;
         record.len = 0;
         record.places = [0; NAMES.len()];
-        let mut cursor = Cursor::new(text);
-        cursor.eat(b'{')?;
-        let mut place = 0;
-        let mut more = !cursor.eat_if(b'}');
-        while more {
-            let known = match keys.get(place) {
-                Some(known) if cursor.eat_text(known.quoted) => known,
-                _ => learn(keys, *check, place, cursor.raw_string()?)?,
-            };
-            cursor.eat(b':')?;
-            if known.passed.is_some_and(|value| cursor.next_is(value)) {
-                record.take(&mut cursor, known, None)?;
-            } else {
-                // Where a covered value starts: only those are remembered.
-                let start = known.covered.then(|| cursor.here());
-                record.take(&mut cursor, known, *check)?;
-                let value = start.map(|start| cursor.since(start));
-                if let Some(value) = value.filter(|value| value.starts_with('"')) {
-                    keys[place].passed = Some(value);
-                }
-            }
-            place += 1;
-            more = cursor.member_end()?;
-        }
-        cursor.end()
+        let mut cursor = Cursor::reusing(text, std::mem::take(specials));
+        let walked = walk_members(&mut cursor, *check, keys, record);
+        *specials = cursor.into_specials();
+        walked
     }
+}
+
+/// [`Reader::walk`] with the cursor at the start of the line.
+fn walk_members<'a>(
+    cursor: &mut Cursor<'a>,
+    check: Option<&NarrowCheck>,
+    keys: &mut Vec<Known<'a>>,
+    record: &mut Narrow<'a>,
+) -> Option<()> {
+    cursor.eat(b'{')?;
+    let mut place = 0;
+    let mut more = !cursor.eat_if(b'}');
+    while more {
+        let known = match keys.get(place) {
+            Some(known) if cursor.eat_text(known.quoted) => known,
+            _ => learn(keys, check, place, cursor.raw_string()?)?,
+        };
+        cursor.eat(b':')?;
+        if known.passed.is_some_and(|value| cursor.next_is(value)) {
+            record.take(cursor, known, None)?;
+        } else {
+            // Where a covered value starts: only those are remembered.
+            let start = known.covered.then(|| cursor.here());
+            record.take(cursor, known, check)?;
+            let value = start.map(|start| cursor.since(start));
+            if let Some(value) = value.filter(|value| value.starts_with('"')) {
+                keys[place].passed = Some(value);
+            }
+        }
+        place += 1;
+        more = cursor.member_end()?;
+    }
+    cursor.end()
 }
 
 /// Remembers `raw` as the key at `place`.
