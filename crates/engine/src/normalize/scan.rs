@@ -163,7 +163,7 @@ impl<'a> Cursor<'a> {
         let start = self.at - 1;
         let mut escaped = false;
         loop {
-            self.at = self.specials.from(self.at)?;
+            self.at = self.specials.first_from(self.at)?;
             match self.bytes()[self.at] {
                 b'"' => break,
                 b'\\' => {

@@ -30,7 +30,7 @@ impl Specials {
 
     /// The place of the first special byte at or after `at`, if any.
     #[inline]
-    pub fn from(&self, at: usize) -> Option<usize> {
+    pub fn first_from(&self, at: usize) -> Option<usize> {
         let mut word_at = at / 64;
         let mut word = self.words.get(word_at)? & (u64::MAX << (at % 64));
         while word == 0 {
@@ -167,14 +167,14 @@ mod tests {
                     }
                     specials.index(&bytes);
                     for from in [0, at / 2, at] {
-                        assert_eq!(specials.from(from), Some(at), "{len} {special} {at}");
+                        assert_eq!(specials.first_from(from), Some(at), "{len} {special} {at}");
                     }
-                    assert_eq!(specials.from(at + 1), None, "{len} {special} {at}");
+                    assert_eq!(specials.first_from(at + 1), None, "{len} {special} {at}");
                 }
             }
             for plain in [0x20, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff] {
                 specials.index(&vec![plain; len]);
-                assert_eq!(specials.from(0), None, "{len} {plain}");
+                assert_eq!(specials.first_from(0), None, "{len} {plain}");
             }
         }
     }
