@@ -88,6 +88,23 @@ fn directories_load_recursively_in_sorted_order() {
     assert!(errors.is_empty(), "{errors:?}");
     let ids: Vec<&str> = set.rules().iter().map(|r| r.id()).collect();
     assert_eq!(ids, vec!["1", "2", "3"]);
+    // Files are compiled on all cores; rules and errors still come in the files' order.
+    for i in 10..40 {
+        std::fs::write(dir.join(format!("m{i}.yml")), rule(&i.to_string())).unwrap();
+    }
+    std::fs::write(dir.join("m15b.yml"), "title: [unclosed\n").unwrap();
+    std::fs::write(dir.join("m30b.yml"), "title: no detection\nid: x\n").unwrap();
+    let (set, errors) = RuleSet::load_paths(&paths, &Config::builtin());
+    let ids: Vec<String> = set.rules().iter().map(|r| r.id().to_string()).collect();
+    let mut wanted: Vec<String> = (10..40).map(|i| i.to_string()).collect();
+    wanted.sort_by_key(|id| format!("m{id}.yml"));
+    wanted.splice(0..0, ["1", "2", "3"].map(String::from));
+    assert_eq!(ids, wanted, "a.yml, b/, then the m files by name");
+    let failed: Vec<String> = errors
+        .iter()
+        .map(|e| e.file.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(failed, ["m15b.yml", "m30b.yml"], "{errors:?}");
     let (_, errors) = RuleSet::load_paths(&[dir.join("missing.yml")], &Config::builtin());
     assert_eq!(errors[0].kind.reason(), "io");
     let _ = std::fs::remove_dir_all(&dir);
