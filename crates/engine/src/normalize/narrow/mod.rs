@@ -82,6 +82,11 @@ pub struct Reader<'a, 'c> {
     record: Narrow<'a>,
     /// The marks of the line's special bytes ([`Cursor::reusing`]), reused likewise.
     specials: Specials,
+    /// The last string value the check passed, as written, whatever its key: a value passes
+    /// or not by its text alone, and a mail line gives its client address twice (`ClientIP`,
+    /// `ClientIPAddress`), where [`Known::passed`] holds only the same key's value on the line
+    /// before.
+    last_passed: Option<&'a str>,
 }
 
 /// A top-level key as a line before wrote it, with what it is.
@@ -101,6 +106,14 @@ struct Known<'a> {
     passed: Option<&'a str>,
 }
 
+impl Known<'_> {
+    /// Whether the check passes this key's value by the value's text alone: a covered key,
+    /// but not `Folders`, whose values are not looked at (the line goes to the gate).
+    fn passes_by_text(&self) -> bool {
+        self.covered && !matches!(self.named, Some((_, Role::Folders)))
+    }
+}
+
 impl<'a, 'c> Reader<'a, 'c> {
     pub fn new(check: Option<&'c NarrowCheck>) -> Self {
         Reader {
@@ -112,6 +125,7 @@ impl<'a, 'c> Reader<'a, 'c> {
                 places: [0; NAMES.len()],
             },
             specials: Specials::default(),
+            last_passed: None,
         }
     }
 
@@ -140,11 +154,12 @@ impl<'a, 'c> Reader<'a, 'c> {
             keys,
             record,
             specials,
+            last_passed,
         } = self;
         record.len = 0;
         record.places = [0; NAMES.len()];
         let mut cursor = Cursor::reusing(text, std::mem::take(specials));
-        let walked = walk_members(&mut cursor, *check, keys, record);
+        let walked = walk_members(&mut cursor, *check, keys, record, last_passed);
         *specials = cursor.into_specials();
         walked
     }
@@ -156,6 +171,7 @@ fn walk_members<'a>(
     check: Option<&NarrowCheck>,
     keys: &mut Vec<Known<'a>>,
     record: &mut Narrow<'a>,
+    last_passed: &mut Option<&'a str>,
 ) -> Option<()> {
     cursor.eat(b'{')?;
     let mut place = 0;
@@ -166,7 +182,9 @@ fn walk_members<'a>(
             _ => learn(keys, check, place, cursor.raw_string()?)?,
         };
         cursor.eat(b':')?;
-        if known.passed.is_some_and(|value| cursor.next_is(value)) {
+        let passed = known.passed.is_some_and(|value| cursor.next_is(value))
+            || (known.passes_by_text() && last_passed.is_some_and(|value| cursor.next_is(value)));
+        if passed {
             record.take(cursor, known, None)?;
         } else {
             // Where a covered value starts: only those are remembered.
@@ -175,6 +193,7 @@ fn walk_members<'a>(
             let value = start.map(|start| cursor.since(start));
             if let Some(value) = value.filter(|value| value.starts_with('"')) {
                 keys[place].passed = Some(value);
+                *last_passed = Some(value);
             }
         }
         place += 1;

@@ -71,6 +71,19 @@ fn a_checked_reading_looks_at_the_covered_fields_only() {
         mail_read_checked(MAIL.as_bytes(), origin(), check).is_none(),
         "Folders is read only in part: the line goes to the gate"
     );
+    // Nor does it pass where its value is one the check passed under another key.
+    let mut covers_both = crate::prefilter::Interest::nothing();
+    covers_both.narrow_literals(["MailItemsAccessed"]);
+    covers_both.literals_in(["evil"], &["Folders", "ClientIP"]);
+    let prefilter = covers_both.compile().expect("a prefilter");
+    let check = prefilter.narrow_check();
+    let folders = MAIL.replacen(
+        "\"Folders\":[",
+        "\"Folders\":\"198.51.100.178:4431\",\"F\":[",
+        1,
+    );
+    assert!(narrow(&folders).is_some(), "{folders}");
+    assert!(mail_read_checked(folders.as_bytes(), origin(), check).is_none());
 }
 
 #[test]
@@ -248,6 +261,11 @@ fn a_reader_reads_each_line_as_a_fresh_one() {
         longer("\"Exchange\"", "\"Exchange evil\""),
         MAIL.to_string(),
         longer("\"Client=OWA\"", "\"Client=OWA evil\""),
+        // A value passed under one key, then under another, then longer under the other.
+        longer("\"Exchange\"", "\"Client=OWA\""),
+        longer("\"Client=OWA\"", "\"Exchange\""),
+        longer("\"Client=OWA\"", "\"Exchange evil\""),
+        longer("\"Exchange\"", "\"Client=OWA evil\""),
         SIGN_IN.to_string(),
         reordered,
     ];
