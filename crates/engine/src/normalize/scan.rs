@@ -334,7 +334,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn lite_within(&mut self, value: &mut Lite<'a>, depth: usize) -> Option<()> {
-        *value = match self.peek()? {
+        value.put(match self.peek()? {
             b'"' => Lite::Str(self.string()?),
             b't' => self.word("true").map(|()| Lite::Bool(true))?,
             b'f' => self.word("false").map(|()| Lite::Bool(false))?,
@@ -376,7 +376,7 @@ impl<'a> Cursor<'a> {
                     Lite::Number(serde_json::from_str(text).ok()?)
                 }
             }
-        };
+        });
         Some(())
     }
 }
