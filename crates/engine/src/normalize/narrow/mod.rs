@@ -100,13 +100,27 @@ struct Known<'a> {
     covered: bool,
     /// Whether its value is folded as a bag ([`lite::normalize`]).
     bag: bool,
-    /// Its string value on a line before, as written, where the check passed it: the same
-    /// bytes here pass too, without being looked at again (`Operation` and `Workload` are
-    /// mostly the same line after line).
-    passed: Option<&'a str>,
+    /// Its last two string values on lines before, as written, where the check passed them,
+    /// newest first: the same bytes here pass too, without being looked at again (`Operation`
+    /// and `Workload` are mostly the same line after line; two, for mail and sign-in lines in
+    /// turn).
+    passed: [Option<&'a str>; 2],
 }
 
-impl Known<'_> {
+impl<'a> Known<'a> {
+    /// Whether the value next is one this key's check passed before, byte for byte.
+    fn passed_before(&self, cursor: &mut Cursor<'a>) -> bool {
+        self.passed
+            .iter()
+            .flatten()
+            .any(|value| cursor.next_is(value))
+    }
+
+    /// Remembers a string value the check passed.
+    fn remember_passed(&mut self, value: &'a str) {
+        self.passed = [Some(value), self.passed[0]];
+    }
+
     /// Whether the check passes this key's value by the value's text alone: a covered key,
     /// but not `Folders`, whose values are not looked at (the line goes to the gate).
     fn passes_by_text(&self) -> bool {
@@ -182,7 +196,7 @@ fn walk_members<'a>(
             _ => learn(keys, check, place, cursor.raw_string()?)?,
         };
         cursor.eat(b':')?;
-        let passed = known.passed.is_some_and(|value| cursor.next_is(value))
+        let passed = known.passed_before(cursor)
             || (known.passes_by_text() && last_passed.is_some_and(|value| cursor.next_is(value)));
         if passed {
             record.take(cursor, known, None)?;
@@ -192,7 +206,7 @@ fn walk_members<'a>(
             record.take(cursor, known, check)?;
             let value = start.map(|start| cursor.since(start));
             if let Some(value) = value.filter(|value| value.starts_with('"')) {
-                keys[place].passed = Some(value);
+                keys[place].remember_passed(value);
                 *last_passed = Some(value);
             }
         }
@@ -215,7 +229,7 @@ fn learn<'k, 'a>(
         named: slot(&key).map(|at| (at, NAMES[at].1)),
         covered: check.is_some_and(|c| c.covers(&key)),
         bag: is_bag_key(&key),
-        passed: None,
+        passed: [None; 2],
         key,
     };
     if place < keys.len() {

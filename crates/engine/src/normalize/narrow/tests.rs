@@ -266,6 +266,16 @@ fn a_reader_reads_each_line_as_a_fresh_one() {
         longer("\"Client=OWA\"", "\"Exchange\""),
         longer("\"Client=OWA\"", "\"Exchange evil\""),
         longer("\"Exchange\"", "\"Client=OWA evil\""),
+        // Two values remembered for a key, in turn; then the older one goes on past itself.
+        SIGN_IN.to_string(),
+        MAIL.to_string(),
+        SIGN_IN.to_string(),
+        MAIL.to_string(),
+        SIGN_IN.replacen(
+            "\"AzureActiveDirectory\"",
+            "\"AzureActiveDirectory evil\"",
+            1,
+        ),
         SIGN_IN.to_string(),
         reordered,
     ];
