@@ -70,14 +70,15 @@ pub fn mail_read_checked(
 ///
 /// The lines of one kind of record name their fields in the same order, and finding each
 /// key's end, decoding it and looking it up in `NAMES` and in the check was a good part of a
-/// mail line's reading. So the key at each place is remembered as written, with what was found
-/// for it; where a line has the same bytes at the same place, that is taken as it is (the same
-/// bytes are the same key), and anything else is read afresh and remembered in its place.
+/// mail line's reading. So the keys at each place are remembered as written (the last two
+/// there: `Place`), with what was found for each; where a line has the same bytes at the
+/// same place, that is taken as it is (the same bytes are the same key), and anything else is
+/// read afresh and remembered in its place.
 /// Criterion `mail-read/narrow`, one thread: 18.6% less time a line. The list the kept values
 /// go into is kept too, and each value written where it lies.
 pub struct Reader<'a, 'c> {
     check: Option<&'c NarrowCheck>,
-    keys: Vec<Known<'a>>,
+    keys: Vec<Place<'a>>,
     /// The line's record, in a list of kept values that is reused from line to line.
     record: Narrow<'a>,
     /// The marks of the line's special bytes ([`Cursor::reusing`]), reused likewise.
@@ -87,6 +88,14 @@ pub struct Reader<'a, 'c> {
     /// `ClientIPAddress`), where [`Known::passed`] holds only the same key's value on the line
     /// before.
     last_passed: Option<&'a str>,
+}
+
+/// The top-level keys lines before wrote at one place: the last, and the one before it where
+/// that was another. Mail and sign-in lines come in turn, and name other fields from the
+/// eleventh on: with one key a place, a line of the other kind learned those keys again.
+struct Place<'a> {
+    known: Known<'a>,
+    other: Option<Known<'a>>,
 }
 
 /// A top-level key as a line before wrote it, with what it is.
@@ -183,7 +192,7 @@ impl<'a, 'c> Reader<'a, 'c> {
 fn walk_members<'a>(
     cursor: &mut Cursor<'a>,
     check: Option<&NarrowCheck>,
-    keys: &mut Vec<Known<'a>>,
+    keys: &mut Vec<Place<'a>>,
     record: &mut Narrow<'a>,
     last_passed: &mut Option<&'a str>,
 ) -> Option<()> {
@@ -192,8 +201,8 @@ fn walk_members<'a>(
     let mut more = !cursor.eat_if(b'}');
     while more {
         let known = match keys.get(place) {
-            Some(known) if cursor.eat_text(known.quoted) => known,
-            _ => learn(keys, check, place, cursor.raw_string()?)?,
+            Some(seen) if cursor.eat_text(seen.known.quoted) => &seen.known,
+            _ => other_key(keys, check, place, cursor)?,
         };
         cursor.eat(b':')?;
         let passed = known.passed_before(cursor)
@@ -206,7 +215,7 @@ fn walk_members<'a>(
             record.take(cursor, known, check)?;
             let value = start.map(|start| cursor.since(start));
             if let Some(value) = value.filter(|value| value.starts_with('"')) {
-                keys[place].remember_passed(value);
+                keys[place].known.remember_passed(value);
                 *last_passed = Some(value);
             }
         }
@@ -216,9 +225,32 @@ fn walk_members<'a>(
     cursor.end()
 }
 
+/// The key next (the cursor at its quote), where it is not the last one written at `place`:
+/// the one before it there, or a key read and learned.
+fn other_key<'k, 'a>(
+    keys: &'k mut Vec<Place<'a>>,
+    check: Option<&NarrowCheck>,
+    place: usize,
+    cursor: &mut Cursor<'a>,
+) -> Option<&'k Known<'a>> {
+    let the_other = keys
+        .get(place)
+        .and_then(|seen| seen.other.as_ref())
+        .is_some_and(|other| cursor.eat_text(other.quoted));
+    if !the_other {
+        return learn(keys, check, place, cursor.raw_string()?);
+    }
+    // The last key written here comes first.
+    let seen = &mut keys[place];
+    if let Some(other) = &mut seen.other {
+        std::mem::swap(&mut seen.known, other);
+    }
+    Some(&seen.known)
+}
+
 /// Remembers `raw` as the key at `place`.
 fn learn<'k, 'a>(
-    keys: &'k mut Vec<Known<'a>>,
+    keys: &'k mut Vec<Place<'a>>,
     check: Option<&NarrowCheck>,
     place: usize,
     raw: Raw<'a>,
@@ -232,12 +264,11 @@ fn learn<'k, 'a>(
         passed: [None; 2],
         key,
     };
-    if place < keys.len() {
-        keys[place] = known;
-    } else {
-        keys.push(known);
+    match keys.get_mut(place) {
+        Some(seen) => seen.other = Some(std::mem::replace(&mut seen.known, known)),
+        None => keys.push(Place { known, other: None }),
     }
-    keys.get(place)
+    keys.get(place).map(|seen| &seen.known)
 }
 
 /// What becomes of a top-level key's value.
