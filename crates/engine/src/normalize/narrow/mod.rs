@@ -44,6 +44,7 @@ use super::{detect_kind, extract_mail_read, ual_operation};
 use crate::detect::mail_read::{MailRead, Reading};
 use crate::event::{LogKind, Origin};
 use crate::prefilter::NarrowCheck;
+use foldhash::{HashSet, HashSetExt};
 use std::borrow::Cow;
 
 /// What the mail analysis reads of a `MailItemsAccessed` or `UserLoggedIn` line, read
@@ -88,6 +89,9 @@ pub struct Reader<'a, 'c> {
     /// `ClientIPAddress`), where [`Known::passed`] holds only the same key's value on the line
     /// before.
     last_passed: Option<&'a str>,
+    /// Every string value the check passed on the reader's lines (a chunk's), as written: a
+    /// mail line's client address is mostly one seen a few lines before, under the same user.
+    passed_values: HashSet<&'a str>,
 }
 
 /// The top-level keys lines before wrote at one place: the last, and the one before it where
@@ -149,6 +153,7 @@ impl<'a, 'c> Reader<'a, 'c> {
             },
             specials: Specials::default(),
             last_passed: None,
+            passed_values: HashSet::new(),
         }
     }
 
@@ -178,11 +183,19 @@ impl<'a, 'c> Reader<'a, 'c> {
             record,
             specials,
             last_passed,
+            passed_values,
         } = self;
         record.len = 0;
         record.places = [0; NAMES.len()];
         let mut cursor = Cursor::reusing(text, std::mem::take(specials));
-        let walked = walk_members(&mut cursor, *check, keys, record, last_passed);
+        let walked = walk_members(
+            &mut cursor,
+            *check,
+            keys,
+            record,
+            last_passed,
+            passed_values,
+        );
         *specials = cursor.into_specials();
         walked
     }
@@ -195,6 +208,7 @@ fn walk_members<'a>(
     keys: &mut Vec<Place<'a>>,
     record: &mut Narrow<'a>,
     last_passed: &mut Option<&'a str>,
+    passed_values: &mut HashSet<&'a str>,
 ) -> Option<()> {
     cursor.eat(b'{')?;
     let mut place = 0;
@@ -212,7 +226,12 @@ fn walk_members<'a>(
         } else {
             // Where a covered value starts: only those are remembered.
             let start = known.covered.then(|| cursor.here());
-            record.take(cursor, known, check)?;
+            let looking = check.zip(start).map(|(check, start)| Looking {
+                check,
+                start,
+                passed_values: &mut *passed_values,
+            });
+            record.take(cursor, known, looking)?;
             let value = start.map(|start| cursor.since(start));
             if let Some(value) = value.filter(|value| value.starts_with('"')) {
                 keys[place].known.remember_passed(value);
@@ -246,6 +265,34 @@ fn other_key<'k, 'a>(
         std::mem::swap(&mut seen.known, other);
     }
     Some(&seen.known)
+}
+
+/// A covered value looked at for the check's literals ([`Narrow::take`]).
+struct Looking<'x, 'de> {
+    check: &'x NarrowCheck,
+    /// Where the value starts in the line.
+    start: usize,
+    /// [`Reader::passed_values`].
+    passed_values: &'x mut HashSet<&'de str>,
+}
+
+impl<'de> Looking<'_, 'de> {
+    /// Whether `value`, just read (the cursor past it), could hold one of the check's
+    /// literals; a string the check passed before is not looked at again.
+    fn hit(self, cursor: &Cursor<'de>, value: &Lite) -> bool {
+        let raw = cursor.since(self.start);
+        if !raw.starts_with('"') {
+            return self.check.hit(value);
+        }
+        if self.passed_values.contains(raw) {
+            return false;
+        }
+        let hit = self.check.hit(value);
+        if !hit {
+            self.passed_values.insert(raw);
+        }
+        hit
+    }
 }
 
 /// Remembers `raw` as the key at `place`.
@@ -421,14 +468,16 @@ impl<'de> Narrow<'de> {
         &mut self,
         cursor: &mut Cursor<'de>,
         known: &Known<'de>,
-        check: Option<&NarrowCheck>,
+        check: Option<Looking<'_, 'de>>,
     ) -> Option<()> {
-        let check = check.filter(|_| known.covered);
         let Some((at, role)) = known.named else {
             return match check {
                 // A covered field that is not kept is looked at; that is all. A literal may be
                 // here: scan the line.
-                Some(check) => (!check.hit(&cursor.lite()?)).then_some(()),
+                Some(check) => {
+                    let value = cursor.lite()?;
+                    (!check.hit(cursor, &value)).then_some(())
+                }
                 None => cursor.skip(),
             };
         };
@@ -451,7 +500,7 @@ impl<'de> Narrow<'de> {
                 let value = self.next(&known.key);
                 cursor.lite_into(value)?;
                 // A literal may be here: scan the line.
-                if check.is_some_and(|check| check.hit(value)) {
+                if check.is_some_and(|check| check.hit(cursor, value)) {
                     return None;
                 }
                 lite::normalize(value, known.bag)?;

@@ -261,6 +261,8 @@ fn a_reader_reads_each_line_as_a_fresh_one() {
         longer("\"Exchange\"", "\"Exchange evil\""),
         MAIL.to_string(),
         longer("\"Client=OWA\"", "\"Client=OWA evil\""),
+        // A value the check did not pass is looked at again, on each line.
+        longer("\"Client=OWA\"", "\"Client=OWA evil\""),
         // A value passed under one key, then under another, then longer under the other.
         longer("\"Exchange\"", "\"Client=OWA\""),
         longer("\"Client=OWA\"", "\"Exchange\""),
