@@ -85,6 +85,10 @@ fn drop_bytes(data: &mut [u8], range: std::ops::Range<usize>, filled: &mut usize
 /// `BufReader` reads them straight into the chunk.
 const READ_BYTES: usize = crate::source::INPUT_BUFFER;
 
+/// The most bytes a chunk's buffer holds but for a long line carried over into it: its lines
+/// stop past half a read short of [`CHUNK_BYTES`], and the read may end a read further on.
+const MOST_BYTES: usize = CHUNK_BYTES + 2 * READ_BYTES;
+
 impl<'r> ChunkReader<'r> {
     /// `first` is line 1 when it was read already (by layout sniffing).
     pub fn new(reader: &'r mut dyn BufRead, first: Option<(Vec<u8>, bool)>) -> Self {
@@ -118,8 +122,9 @@ impl<'r> ChunkReader<'r> {
         if self.done {
             return Ok(None);
         }
+        // A new buffer is made as large as a chunk grows, so it is not copied as it grows.
         let mut chunk = Chunk {
-            data: self.spare.pop().unwrap_or_default(),
+            data: (self.spare.pop()).unwrap_or_else(|| Vec::with_capacity(MOST_BYTES)),
             lines: Vec::new(),
             first_line: self.next_line,
         };
@@ -187,7 +192,7 @@ impl<'r> ChunkReader<'r> {
     /// allocator would otherwise hand back to the system and fault in again, zeroed, for every
     /// chunk.
     pub fn recycle(&mut self, chunk: Chunk) {
-        let usual = chunk.data.len() <= CHUNK_BYTES + 2 * READ_BYTES;
+        let usual = chunk.data.len() <= MOST_BYTES;
         if usual && self.spare.len() < MAX_SPARE {
             self.spare.push(chunk.data);
         }
