@@ -71,12 +71,19 @@ pub fn parse_embedded(value: &mut Value) {
 pub(super) fn embedded(s: &str) -> Option<Value> {
     // Run on every string normalized, most of which start with a printable byte that opens
     // nothing (no white space to trim there): told here, without a call.
-    match s.as_bytes().first() {
-        Some(b'{' | b'[' | b'@') => {}
-        Some(first) if first.is_ascii_graphic() => return None,
-        _ => {}
+    if holds_none(s) {
+        return None;
     }
     held(s)
+}
+
+/// Whether `s` starts with a printable byte that opens no value: then it holds none
+/// ([`embedded`]), and there is no white space to trim.
+#[inline]
+pub(super) fn holds_none(s: &str) -> bool {
+    s.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'[' | b'@'))
 }
 
 /// [`embedded`], once the first byte could open a value or be white space.

@@ -131,7 +131,23 @@ impl From<serde_json::Value> for Lite<'_> {
 /// `None` where it would do more than is done here: parse JSON (or a PowerShell object) held
 /// in a string, or fold a bag whose entries are not each one name and one value, or that
 /// names one twice.
+#[inline]
 pub fn normalize(value: &mut Lite, bag: bool) -> Option<()> {
+    // Most kept values are strings that open no JSON, numbers and booleans, which it leaves as
+    // they are (a bag is a list): told here, inline.
+    let plain = match &*value {
+        Lite::Str(s) => bags::holds_none(s),
+        Lite::Number(_) | Lite::Bool(_) | Lite::Null => true,
+        Lite::Array(_) | Lite::Object(_) => false,
+    };
+    if plain {
+        return Some(());
+    }
+    normalize_held(value, bag)
+}
+
+/// [`normalize`] of a value that may hold JSON or be a bag.
+fn normalize_held(value: &mut Lite, bag: bool) -> Option<()> {
     let embedded = |v: &Lite| matches!(v, Lite::Str(s) if bags::embedded(s).is_some());
     let holds_json = match &*value {
         Lite::Array(items) => items.iter().any(embedded),
