@@ -124,7 +124,10 @@ impl<'r> ChunkReader<'r> {
         }
         // A new buffer is made as large as a chunk grows, so it is not copied as it grows.
         let mut chunk = Chunk {
-            data: (self.spare.pop()).unwrap_or_else(|| Vec::with_capacity(MOST_BYTES)),
+            data: self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(MOST_BYTES)),
             lines: Vec::new(),
             first_line: self.next_line,
         };

@@ -96,7 +96,8 @@ pub struct Reader<'a, 'c> {
 
 /// The top-level keys lines before wrote at one place: the last, and the one before it where
 /// that was another. Mail and sign-in lines come in turn, and name other fields from the
-/// eleventh on: with one key a place, a line of the other kind learned those keys again.
+/// twelfth on (`ObjectId` where a mail line has `UserId`): with one key a place, a line of the
+/// other kind learned those keys again.
 struct Place<'a> {
     known: Known<'a>,
     other: Option<Known<'a>>,
