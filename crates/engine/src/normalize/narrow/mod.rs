@@ -84,13 +84,10 @@ pub struct Reader<'a, 'c> {
     record: Narrow<'a>,
     /// The marks of the line's special bytes ([`Cursor::reusing`]), reused likewise.
     specials: Specials,
-    /// The last string value the check passed, as written, whatever its key: a value passes
-    /// or not by its text alone, and a mail line gives its client address twice (`ClientIP`,
-    /// `ClientIPAddress`), where [`Known::passed`] holds only the same key's value on the line
-    /// before.
-    last_passed: Option<&'a str>,
-    /// Every string value the check passed on the reader's lines (a chunk's), as written: a
-    /// mail line's client address is mostly one seen a few lines before, under the same user.
+    /// Every string value the check passed on the reader's lines (a chunk's), as written,
+    /// whatever its key: a value passes or not by its text alone; a mail line gives its client
+    /// address twice (`ClientIP`, `ClientIPAddress`), and mostly one seen a few lines before,
+    /// under the same user, where [`Known::passed`] holds only the same key's last values.
     passed_values: HashSet<&'a str>,
 }
 
@@ -134,12 +131,6 @@ impl<'a> Known<'a> {
     fn remember_passed(&mut self, value: &'a str) {
         self.passed = [Some(value), self.passed[0]];
     }
-
-    /// Whether the check passes this key's value by the value's text alone: a covered key,
-    /// but not `Folders`, whose values are not looked at (the line goes to the gate).
-    fn passes_by_text(&self) -> bool {
-        self.covered && !matches!(self.named, Some((_, Role::Folders)))
-    }
 }
 
 impl<'a, 'c> Reader<'a, 'c> {
@@ -153,7 +144,6 @@ impl<'a, 'c> Reader<'a, 'c> {
                 places: [0; NAMES.len()],
             },
             specials: Specials::default(),
-            last_passed: None,
             passed_values: HashSet::new(),
         }
     }
@@ -183,20 +173,12 @@ impl<'a, 'c> Reader<'a, 'c> {
             keys,
             record,
             specials,
-            last_passed,
             passed_values,
         } = self;
         record.len = 0;
         record.places = [0; NAMES.len()];
         let mut cursor = Cursor::reusing(text, std::mem::take(specials));
-        let walked = walk_members(
-            &mut cursor,
-            *check,
-            keys,
-            record,
-            last_passed,
-            passed_values,
-        );
+        let walked = walk_members(&mut cursor, *check, keys, record, passed_values);
         *specials = cursor.into_specials();
         walked
     }
@@ -208,7 +190,6 @@ fn walk_members<'a>(
     check: Option<&NarrowCheck>,
     keys: &mut Vec<Place<'a>>,
     record: &mut Narrow<'a>,
-    last_passed: &mut Option<&'a str>,
     passed_values: &mut HashSet<&'a str>,
 ) -> Option<()> {
     cursor.eat(b'{')?;
@@ -220,9 +201,7 @@ fn walk_members<'a>(
             _ => other_key(keys, check, place, cursor)?,
         };
         cursor.eat(b':')?;
-        let passed = known.passed_before(cursor)
-            || (known.passes_by_text() && last_passed.is_some_and(|value| cursor.next_is(value)));
-        if passed {
+        if known.passed_before(cursor) {
             record.take(cursor, known, None)?;
         } else {
             // Where a covered value starts: only those are remembered.
@@ -236,7 +215,6 @@ fn walk_members<'a>(
             let value = start.map(|start| cursor.since(start));
             if let Some(value) = value.filter(|value| value.starts_with('"')) {
                 keys[place].known.remember_passed(value);
-                *last_passed = Some(value);
             }
         }
         place += 1;
