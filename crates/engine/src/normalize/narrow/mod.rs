@@ -85,9 +85,9 @@ pub struct Reader<'a, 'c> {
     /// The marks of the line's special bytes ([`Cursor::reusing`]), reused likewise.
     specials: Specials,
     /// Every string value the check passed on the reader's lines (a chunk's), as written,
-    /// whatever its key: a value passes or not by its text alone; a mail line gives its client
-    /// address twice (`ClientIP`, `ClientIPAddress`), and mostly one seen a few lines before,
-    /// under the same user, where [`Known::passed`] holds only the same key's last values.
+    /// whatever its key: a value passes or not by its text alone. `Operation` and `Workload`
+    /// are mostly the same line after line, a mail line gives its client address twice
+    /// (`ClientIP`, `ClientIPAddress`), and mostly one seen a few lines before.
     passed_values: HashSet<&'a str>,
 }
 
@@ -111,26 +111,6 @@ struct Known<'a> {
     covered: bool,
     /// Whether its value is folded as a bag ([`lite::normalize`]).
     bag: bool,
-    /// Its last two string values on lines before, as written, where the check passed them,
-    /// newest first: the same bytes here pass too, without being looked at again (`Operation`
-    /// and `Workload` are mostly the same line after line; two, for mail and sign-in lines in
-    /// turn).
-    passed: [Option<&'a str>; 2],
-}
-
-impl<'a> Known<'a> {
-    /// Whether the value next is one this key's check passed before, byte for byte.
-    fn passed_before(&self, cursor: &mut Cursor<'a>) -> bool {
-        self.passed
-            .iter()
-            .flatten()
-            .any(|value| cursor.next_is(value))
-    }
-
-    /// Remembers a string value the check passed.
-    fn remember_passed(&mut self, value: &'a str) {
-        self.passed = [Some(value), self.passed[0]];
-    }
 }
 
 impl<'a, 'c> Reader<'a, 'c> {
@@ -164,9 +144,9 @@ impl<'a, 'c> Reader<'a, 'c> {
     }
 
     /// Walks the top-level object of `text` into the reader's record, keeping the keys of
-    /// [`NAMES`] and looking at the values of the fields the check covers (but not at one
-    /// that passed on a line before, byte for byte: [`Known::passed`]); every other value is
-    /// checked and skipped ([`Cursor::skip`]).
+    /// [`NAMES`] and looking at the values of the fields the check covers (but not at a
+    /// string it passed before: [`Reader::passed_values`]); every other value is checked and
+    /// skipped ([`Cursor::skip`]).
     fn walk(&mut self, text: &'a str) -> Option<()> {
         let Reader {
             check,
@@ -201,22 +181,12 @@ fn walk_members<'a>(
             _ => other_key(keys, check, place, cursor)?,
         };
         cursor.eat(b':')?;
-        if known.passed_before(cursor) {
-            record.take(cursor, known, None)?;
-        } else {
-            // Where a covered value starts: only those are remembered.
-            let start = known.covered.then(|| cursor.here());
-            let looking = check.zip(start).map(|(check, start)| Looking {
-                check,
-                start,
-                passed_values: &mut *passed_values,
-            });
-            record.take(cursor, known, looking)?;
-            let value = start.map(|start| cursor.since(start));
-            if let Some(value) = value.filter(|value| value.starts_with('"')) {
-                keys[place].known.remember_passed(value);
-            }
-        }
+        let looking = check.filter(|_| known.covered).map(|check| Looking {
+            check,
+            start: cursor.here(),
+            passed_values: &mut *passed_values,
+        });
+        record.take(cursor, known, looking)?;
         place += 1;
         more = cursor.member_end()?;
     }
@@ -287,7 +257,6 @@ fn learn<'k, 'a>(
         named: slot(&key).map(|at| (at, NAMES[at].1)),
         covered: check.is_some_and(|c| c.covers(&key)),
         bag: is_bag_key(&key),
-        passed: [None; 2],
         key,
     };
     match keys.get_mut(place) {
